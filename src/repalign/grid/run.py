@@ -1,0 +1,528 @@
+"""``repalign.grid``: every representation against every other, with several measures.
+
+Each representation is prepared once per measure, then the tiles of the plan
+(:mod:`repalign.grid.plan`) pair the prepared states, one
+:meth:`~repalign.Measure.pair_block` per tile (matrix products of the stacked
+states for CKA and RSA, a loop over ``pair`` otherwise), on one of three executors:
+``"serial"`` (this thread), ``"threads"`` (a :mod:`concurrent.futures` thread
+pool; measures are stateless, and NumPy's BLAS releases the GIL) or ``"dask"``
+(a ``dask.distributed`` cluster). Rows are written to a result store as soon as
+they are computed, and rows already stored are not computed again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import sys
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._array_api import namespace_and_device
+from .._validation import Interval
+from ..exceptions import DegenerateWarning
+from ..inference.bootstrap import bootstrap_distribution, percentile_interval
+from ..inference.permutation import permutation_null, permutation_p_value
+from ..results import GridResult
+from ..store.results import canonical_params
+from .plan import BATCHED_BLOCK, BLOCK, model_of, plan_measures, plan_pairs, tiles
+
+__all__ = ["grid", "pair_seed", "array_hash"]
+
+EXECUTORS = ("serial", "threads", "dask")
+_STATS_DEFAULTS = {"n_permutations": 1000, "n_bootstrap": 1000, "seed": 0, "ci": 0.95}
+_COUNT = Interval(0, None, integer=True)
+_LEVEL = Interval(0, 1, closed="neither")
+
+
+def grid(reps, measures, pairs="all", executor: str = "serial", scheduler=None,
+         results=None, stats: dict | None = None) -> GridResult:
+    """Compare representations pairwise with one or more measures.
+
+    Each representation is prepared once per measure (``L`` preparations), then
+    each pair is a cheap :meth:`~repalign.Measure.pair` of two prepared states.
+    A symmetric measure computes each unordered pair once; an asymmetric one
+    computes both orders. The pairs are cut into tiles of the pair matrix
+    (:func:`repalign.grid.plan.tiles`), so a worker holds few prepared states.
+
+    Parameters
+    ----------
+    reps : ActivationStore or dict of str to array
+        The representations, all of the same stimuli in the same order. From an
+        :class:`~repalign.ActivationStore`, every complete array, named
+        ``"model/layer"``, identified by its stored ``content_hash`` and read
+        once per measure; from a dict, name -> array of shape
+        ``(n_stimuli, n_features)``, identified by the SHA-256 of its values
+        (:func:`array_hash`, equal to the store's ``content_hash``). The model of
+        a name is the part before its first "/", else the whole name.
+    measures : list of str or (str, dict)
+        Measure names, or ``(name, params)`` pairs for configured measures.
+    pairs : {"all", "across_models", "within_model"} or list of (str, str), default="all"
+        ``"all"``: every pair, each representation with itself included;
+        ``"across_models"``: pairs of different models; ``"within_model"``:
+        pairs of one model (self-pairs included); a list: those pairs of names.
+    executor : {"serial", "threads", "dask"}, default="serial"
+    scheduler : None, str or dask.distributed.Client, default=None
+        Dask only. None starts a ``LocalCluster`` of 2 in-process workers and
+        closes it afterwards; ``"tcp://host:port"`` connects to a running
+        scheduler; a ``Client`` is used as it is. Representations are scattered
+        to the cluster once, states are prepared where they lie, and tasks receive
+        futures, never arrays.
+    results : None, str, path or ResultStore, default=None
+        Where rows are kept (:class:`~repalign.ResultStore`; a path is opened and
+        closed here). A pair whose row is stored already, identified by the two
+        content hashes, the measure and its parameters, is not computed again
+        (whatever statistics the stored row has); each new row is written as
+        soon as it is computed, so a killed run resumes where it stopped.
+    stats : None or dict, default=None
+        Statistics for every pair: ``n_permutations`` (1000), ``n_bootstrap``
+        (1000), ``seed`` (0) and ``ci`` (0.95), as in :func:`repalign.compare`,
+        computed from the prepared states. The random streams of a pair are
+        seeded by :func:`pair_seed` from ``seed`` and the pair's identity, so a
+        pair's statistics do not depend on the rest of the grid or the executor.
+
+    Returns
+    -------
+    GridResult
+        One row per computed or stored pair; ``to_dataframe()`` and ``to_xarray()``.
+
+    Raises
+    ------
+    TypeError
+        If ``reps``, ``measures``, ``pairs`` or ``stats`` has the wrong type.
+    ValueError
+        If ``reps`` is empty or its arrays differ in stimuli, a measure is
+        unknown, ``pairs`` selects nothing or names an unknown representation,
+        ``executor`` is unknown, a ``scheduler`` is given without
+        ``executor="dask"``, or a statistic is out of range.
+
+    Notes
+    -----
+    Each tile is one :meth:`~repalign.Measure.pair_block`: for measures with
+    ``batched_pairs`` (CKA, RSA with a dot-product comparator) all its values
+    come from a few matrix products of the stacked prepared states (tiles of
+    up to ``BATCHED_BLOCK`` = 48 representations a side, temporaries within
+    ``BLOCK_MEMORY`` = 1 GiB), equal to the per-pair values to 1e-12; other
+    measures loop over ``pair``. Permutation tests and bootstrap intervals are
+    computed per pair from the prepared states. A row's ``seconds`` is its share
+    of its tile's time plus its own statistics.
+
+    A progress bar (rich) is shown when standard error is a terminal.
+
+    References
+    ----------
+    Kornblith, Norouzi, Lee & Hinton (2019). Similarity of neural network
+    representations revisited. ICML (layer x layer grids of CKA).
+
+    Williams, Kunz, Kornblith & Linderman (2021). Generalized shape metrics on
+    neural representations. NeurIPS (``netrep``'s prepare-once, pair-many split).
+
+    Examples
+    --------
+    >>> import numpy as np, repalign
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((50, 6))
+    >>> reps = {"net/a": X, "net/b": X @ rng.standard_normal((6, 6)), "other/c": X ** 3}
+    >>> result = repalign.grid(reps, ["cka", ("rsa", {"compare": "pearson"})])
+    >>> len(result.rows)
+    12
+    >>> round(float(result.to_xarray("cka").sel(a="net/a", b="net/a")), 12)
+    1.0
+    """
+    source = _Source(reps)
+    configured = plan_measures(measures)
+    if executor not in EXECUTORS:
+        raise ValueError(f"grid: executor must be one of {EXECUTORS}; got {executor!r}")
+    if scheduler is not None and executor != "dask":
+        raise ValueError(f"grid: scheduler is used only with executor='dask'; got "
+                         f"scheduler={scheduler!r} with executor={executor!r}")
+    stats = _check_stats(stats)
+    plans = [(m, plan_pairs(source.names, pairs, m.symmetric)) for m in configured]
+    with _result_store(results) as store:
+        done = [_stored(store, m, source, planned) for m, planned in plans]
+        pending = [[p for p in planned if p not in d] for (_, planned), d in zip(plans, done)]
+        total = sum(map(len, pending))
+        if total:
+            with _executor(executor, scheduler) as run_tiles, _progress(total) as advance:
+                for (m, _), rows, todo in zip(plans, done, pending):
+                    undefined = []
+
+                    def emit(i, j, computed, reason, m=m, rows=rows, undefined=undefined):
+                        row = _row(source, m, i, j, computed)
+                        if store is not None:
+                            store.put(row)
+                        rows[i, j] = row
+                        if reason is not None:
+                            undefined.append((source.names[i], source.names[j], reason))
+                        advance()
+
+                    if todo:
+                        block = BATCHED_BLOCK if m.batched_pairs else BLOCK
+                        run_tiles(m, source, tiles(todo, block), stats, emit)
+                    _warn_undefined(m, undefined)
+    ordered = [rows[p] for (_, planned), rows in zip(plans, done) for p in planned]
+    return GridResult(representations=tuple(source.names), rows=tuple(ordered),
+                      statistics=stats is not None)
+
+
+def array_hash(X) -> str:
+    """SHA-256 of an array's values: C order, little-endian, its own dtype.
+
+    Equal to the ``content_hash`` an :class:`~repalign.ActivationStore` stores for
+    the same values in the same dtype.
+    """
+    X = np.asarray(X)
+    return hashlib.sha256(
+        np.ascontiguousarray(X, dtype=X.dtype.newbyteorder("<")).data).hexdigest()
+
+
+def pair_seed(seed: int, hash_a: str, hash_b: str, measure: str, params: str) -> list[int]:
+    """The entropy of one pair's random streams: ``seed`` and a digest of the pair.
+
+    ``numpy.random.default_rng(pair_seed(...)).spawn(2)`` gives the permutation
+    and bootstrap streams, as :func:`repalign.compare` spawns them from its seed,
+    so ``compare(X, Y, seed=numpy.random.default_rng(pair_seed(...)))`` reproduces
+    the statistics of that pair in a grid.
+
+    Parameters
+    ----------
+    seed : int
+    hash_a, hash_b : str
+        Content hashes of the two representations.
+    measure : str
+    params : str
+        The measure's parameters as canonical JSON (sorted keys).
+    """
+    digest = hashlib.sha256("|".join((hash_a, hash_b, measure, params)).encode()).digest()
+    return [seed, int.from_bytes(digest[:16], "little")]
+
+
+# ---------------------------------------------------------------------- inputs
+class _Source:
+    """Names, content hashes and loading of the representations of a grid."""
+
+    def __init__(self, reps):
+        if isinstance(reps, dict):
+            if not reps:
+                raise ValueError("grid: reps must hold at least one representation; got an "
+                                 "empty dict")
+            for name in reps:
+                if not isinstance(name, str):
+                    raise TypeError(f"grid: the names of reps must be str; got {name!r}")
+            self.names = list(reps)
+            arrays = list(reps.values())
+            shapes = [getattr(X, "shape", None) for X in arrays]
+            for name, shape in zip(self.names, shapes):
+                if shape is None or len(shape) != 2:
+                    raise ValueError(f"grid: reps[{name!r}] must be a 2-D array (n_stimuli, "
+                                     f"n_features); got shape {shape}")
+                if shape[0] != shapes[0][0]:
+                    raise ValueError(
+                        f"grid: reps[{name!r}] has {shape[0]} stimuli but "
+                        f"reps[{self.names[0]!r}] has {shapes[0][0]}; every representation "
+                        "must hold the same stimuli in the same order")
+            # hashlib releases the GIL on large buffers: the arrays are hashed in parallel.
+            with ThreadPoolExecutor() as pool:
+                self.hashes = list(pool.map(array_hash, arrays))
+            self.load = arrays.__getitem__
+        elif hasattr(reps, "list") and hasattr(reps, "read") and hasattr(reps, "attrs"):
+            keys = reps.list()
+            if not keys:
+                raise ValueError("grid: reps must hold at least one representation; got an "
+                                 "ActivationStore with no complete array")
+            self.names = [f"{model}/{layer}" for model, layer in keys]
+            self.hashes = [reps.attrs(*key)["content_hash"] for key in keys]
+            self.load = lambda i: reps.read(*keys[i])
+        else:
+            raise TypeError("grid: reps must be an ActivationStore or a dict of name -> array; "
+                            f"got {type(reps).__name__}")
+        self.models = [model_of(n) for n in self.names]
+
+
+def _check_stats(stats):
+    if stats is None:
+        return None
+    if not isinstance(stats, dict):
+        raise TypeError(f"grid: stats must be None or a dict; got {type(stats).__name__}")
+    unknown = sorted(set(stats) - set(_STATS_DEFAULTS))
+    if unknown:
+        raise ValueError(f"grid: stats has unknown keys {unknown}; expected some of "
+                         f"{sorted(_STATS_DEFAULTS)}")
+    stats = {**_STATS_DEFAULTS, **stats}
+    _COUNT.check("grid", "stats['n_permutations']", stats["n_permutations"])
+    _COUNT.check("grid", "stats['n_bootstrap']", stats["n_bootstrap"])
+    _COUNT.check("grid", "stats['seed']", stats["seed"])
+    _LEVEL.check("grid", "stats['ci']", stats["ci"])
+    return stats
+
+
+@contextlib.contextmanager
+def _result_store(results):
+    if results is None:
+        yield None
+    elif isinstance(results, (str, os.PathLike)):
+        from ..store.results import ResultStore
+
+        with ResultStore(results) as store:
+            yield store
+    elif all(hasattr(results, a) for a in ("key", "put", "rows")):
+        yield results
+    else:
+        raise TypeError(f"grid: results must be None, a path or a ResultStore; got "
+                        f"{type(results).__name__}")
+
+
+def _stored(store, m, source, planned) -> dict:
+    """The rows of ``planned`` pairs of measure ``m`` already in ``store``, by pair.
+
+    A symmetric measure's pair stored in the other orientation counts; the row
+    takes this grid's names and orientation.
+    """
+    if store is None:
+        return {}
+    stored = {store.key(r["hash_a"], r["hash_b"], r["measure"], r["params"]): r
+              for r in store.rows(measure=m.name)}
+    found = {}
+    for i, j in planned:
+        orientations = [(i, j), (j, i)] if m.symmetric else [(i, j)]
+        for first, second in orientations:
+            row = stored.get(store.key(source.hashes[first], source.hashes[second], m.name,
+                                       m.params))
+            if row is not None:
+                found[i, j] = dict(row, a=source.names[i], b=source.names[j],
+                                   hash_a=source.hashes[i], hash_b=source.hashes[j])
+                break
+    return found
+
+
+def _row(source, m, i, j, computed: dict) -> dict:
+    from .. import __version__
+
+    return {"a": source.names[i], "b": source.names[j], "hash_a": source.hashes[i],
+            "hash_b": source.hashes[j], "measure": m.name, "params": m.params,
+            **computed, "library_version": __version__}
+
+
+# ---------------------------------------------------------------------- the work
+def _pair_values(m, pairs, states, arrays, stats, hashes) -> list:
+    """``(i, j, row fields, reason)`` for each pair of one tile (runs on a worker).
+
+    The values come from one :meth:`~repalign.Measure.pair_block` of the tile's
+    states; a row's ``seconds`` is its share of the block's time plus its own
+    statistics (permutations and bootstrap stay per pair).
+    """
+    params = canonical_params(m.params)
+    start = time.perf_counter()
+    values = _tile_values(m, pairs, states)
+    share = (time.perf_counter() - start) / len(pairs)
+    out = []
+    for i, j in pairs:
+        start = time.perf_counter()
+        a, b = states[i], states[j]
+        value, reason = values[i, j]
+        fields = {"value": value, "ci_low": None, "ci_high": None, "p_value": None,
+                  "n_stimuli": a.n_stimuli}
+        if stats is not None and reason is None:
+            rng = np.random.default_rng(pair_seed(stats["seed"], hashes[i], hashes[j],
+                                                  m.name, params))
+            fields.update(_statistics(m, a, b, arrays[i], arrays[j], value, stats,
+                                      *rng.spawn(2)))
+        fields["seconds"] = share + time.perf_counter() - start
+        out.append((i, j, fields, reason))
+    return out
+
+
+def _tile_values(m, pairs, states) -> dict:
+    """``(value, reason)`` by pair: one ``pair_block`` of the tile's rows and columns.
+
+    The block's rows are the tile's first representations and its columns the
+    second ones, or, where the two sets meet (a tile on the diagonal), their
+    union on both sides as one list, so that the measure may compute one
+    triangle; a mask keeps the pairs of the tile. Pairs with an unprepared
+    state get its reason; if the block raises (the measure is undefined for
+    one of its pairs), each pair is computed alone so that only the undefined
+    ones are NaN.
+    """
+    out, good = {}, []
+    for i, j in pairs:
+        undefined = [s for s in (states[i], states[j]) if isinstance(s, _Undefined)]
+        if undefined:
+            out[i, j] = float("nan"), undefined[0].reason
+        else:
+            good.append((i, j))
+    if not good:
+        return out
+    rows, cols = sorted({i for i, _ in good}), sorted({j for _, j in good})
+    if set(rows) & set(cols):
+        # One list on both sides: each state enters the block once (a batched measure
+        # forms each state's stacked vector once, and computes one triangle of products).
+        rows = cols = sorted(set(rows) | set(cols))
+    at_row, at_col = {r: k for k, r in enumerate(rows)}, {c: k for k, c in enumerate(cols)}
+    mask = np.zeros((len(rows), len(cols)), dtype=bool)
+    for i, j in good:
+        mask[at_row[i], at_col[j]] = True
+    states_a = [states[r] for r in rows]
+    try:
+        block = m.pair_block(states_a, states_a if cols == rows else [states[c] for c in cols],
+                             mask)
+    except ValueError:
+        out.update({(i, j): _value(m, states[i], states[j]) for i, j in good})
+    else:
+        out.update({(i, j): (float(block[at_row[i], at_col[j]]), None) for i, j in good})
+    return out
+
+
+@dataclass(frozen=True)
+class _Undefined:
+    """Stands for a state the measure could not prepare, with the reason."""
+
+    reason: str
+    n_stimuli: int
+
+
+def _prepare(m, X):
+    """The prepared state of X, or why the measure is undefined for it."""
+    try:
+        return m.prepare(X)
+    except ValueError as err:
+        return _Undefined(str(err), int(X.shape[0]))
+
+
+def _value(m, a, b):
+    """``(value, None)``, or ``(nan, reason)`` where the measure is undefined for the pair.
+
+    A grid does not stop at one undefined pair (a layer with dead units for unit
+    matching, a constant representation): the row gets NaN and the grid warns once.
+    """
+    for state in (a, b):
+        if isinstance(state, _Undefined):
+            return float("nan"), state.reason
+    try:
+        return m.pair(a, b), None
+    except ValueError as err:
+        return float("nan"), str(err)
+
+
+def _warn_undefined(m, undefined) -> None:
+    if undefined:
+        a, b, reason = undefined[0]
+        warnings.warn(
+            f"grid: {m.name} is undefined for {len(undefined)} pair(s), stored as NaN; "
+            f"first ({a}, {b}): {reason}", DegenerateWarning, stacklevel=3,
+        )
+
+
+def _statistics(m, a, b, X, Y, value, stats, permutation_rng, bootstrap_rng) -> dict:
+    """p-value and percentile interval of one pair, as :func:`repalign.compare` has them."""
+    out = {}
+    if stats["n_permutations"]:
+        null = permutation_null(m, a, b, Y, stats["n_permutations"], permutation_rng)
+        xp, _ = namespace_and_device(X)
+        out["p_value"] = permutation_p_value(value, null, m.kind,
+                                             100 * float(xp.finfo(X.dtype).eps))
+    if stats["n_bootstrap"]:
+        boot = bootstrap_distribution(m, a, b, X, Y, stats["n_bootstrap"], bootstrap_rng)
+        out["ci_low"], out["ci_high"] = percentile_interval(boot, stats["ci"])
+    return out
+
+
+def _needed(tile_list) -> list[int]:
+    return sorted({r for tile in tile_list for r in tile.reps})
+
+
+def _run_serial(m, source, tile_list, stats, emit):
+    """One tile at a time; a state is prepared at its first use and dropped after its last."""
+    last = {r: k for k, tile in enumerate(tile_list) for r in tile.reps}
+    arrays, states = {}, {}
+    for k, tile in enumerate(tile_list):
+        for r in tile.reps:
+            if r not in states:
+                arrays[r] = source.load(r)
+                states[r] = _prepare(m, arrays[r])
+        for values in _pair_values(m, tile.pairs, states, arrays, stats, source.hashes):
+            emit(*values)
+        for r in tile.reps:
+            if last[r] == k:
+                del states[r], arrays[r]
+
+
+def _run_threads(m, source, tile_list, stats, emit):
+    """Prepare every representation in a thread pool, then pair tile by tile in it."""
+    needed = _needed(tile_list)
+    arrays = {r: source.load(r) for r in needed}
+    with ThreadPoolExecutor() as pool:
+        states = dict(zip(needed, pool.map(lambda X: _prepare(m, X),
+                                           [arrays[r] for r in needed])))
+        futures = [pool.submit(_pair_values, m, tile.pairs, states, arrays, stats,
+                               source.hashes) for tile in tile_list]
+        for future in as_completed(futures):
+            for values in future.result():
+                emit(*values)
+
+
+@contextlib.contextmanager
+def _executor(executor, scheduler):
+    """The function running the tiles of one measure, with the resources it holds."""
+    if executor == "serial":
+        yield _run_serial
+    elif executor == "threads":
+        yield _run_threads
+    else:
+        with _dask_client(scheduler) as client:
+            yield lambda *args: _run_dask(client, *args)
+
+
+@contextlib.contextmanager
+def _dask_client(scheduler):
+    from dask.distributed import Client, LocalCluster
+
+    if isinstance(scheduler, Client):
+        yield scheduler
+    elif scheduler is None:
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                          dashboard_address=None) as cluster, Client(cluster) as client:
+            yield client
+    elif isinstance(scheduler, str):
+        with Client(scheduler) as client:
+            yield client
+    else:
+        raise TypeError("grid: scheduler must be None, an address such as "
+                        f"'tcp://host:port' or a dask.distributed.Client; got "
+                        f"{type(scheduler).__name__}")
+
+
+def _run_dask(client, m, source, tile_list, stats, emit):
+    """Scatter each array once, prepare it where it lies, pair tiles of futures."""
+    from dask.distributed import as_completed as dask_completed
+
+    needed = _needed(tile_list)
+    arrays = dict(zip(needed, client.scatter([source.load(r) for r in needed], hash=False)))
+    states = {r: client.submit(_prepare, m, arrays[r], pure=False) for r in needed}
+    futures = [
+        client.submit(_pair_values, m, tile.pairs, {r: states[r] for r in tile.reps},
+                      {r: arrays[r] for r in tile.reps} if stats is not None else None,
+                      stats, source.hashes, pure=False)
+        for tile in tile_list
+    ]
+    for future in dask_completed(futures):
+        for values in future.result():
+            emit(*values)
+
+
+@contextlib.contextmanager
+def _progress(total: int):
+    """``advance()`` of a rich progress bar on a terminal; a no-op elsewhere."""
+    if not sys.stderr.isatty() or total == 0:
+        yield lambda: None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("grid", total=total)
+        yield lambda: bar.advance(task)

@@ -1,0 +1,524 @@
+"""The Measure contract: ``prepare`` once per representation, ``pair`` per pair.
+
+A grid of L representations then costs L preparations plus L(L-1)/2 cheap
+pairings instead of L(L-1)/2 full computations (the split of netrep's
+``partial_fit``/``finalize_fit``, made mandatory).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping
+
+import array_api_compat
+import numpy as np
+
+from .._array_api import namespace_and_device, to_numpy
+from .._memory import check_square_memory
+from .._validation import Interval, Options, check_indices, check_pair, check_representation
+from ._rdm import resample_condensed
+
+__all__ = ["Measure", "Prepared", "INVARIANCES", "BLOCK_MEMORY", "DTYPE"]
+
+#: The constraint of the ``dtype`` parameter of the measures that accept float32.
+DTYPE = Options(None, "float32", "float64")
+
+#: Default bytes the temporaries of one :meth:`Measure.pair_block` may take (1 GiB).
+BLOCK_MEMORY = 2**30
+_MEMORY = Interval(1, None, integer=True)
+
+#: The invariance names a measure may declare, each checked by the contract tests.
+#: ``orthogonal``: Y -> Y Q for an orthogonal Q; ``isotropic_scale``: Y -> c Y, c > 0;
+#: ``translation``: Y -> Y + 1 b^T; ``permutation``: Y -> Y P for a permutation P
+#: of the features; ``invertible_linear``: Y -> Y A for any invertible A.
+INVARIANCES = ("orthogonal", "isotropic_scale", "translation", "permutation",
+               "invertible_linear")
+
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """Everything a measure needs from one representation, computed once.
+
+    Attributes
+    ----------
+    measure : str
+        Name of the measure that prepared it.
+    params : tuple of (str, object)
+        That measure's parameters; ``pair`` refuses states prepared with others.
+    n_stimuli, n_features : int
+        Shape of the representation.
+    dtype, device : object
+        Floating dtype and device of the arrays in ``data``.
+    data : mapping
+        The measure-specific arrays (centred features, Gram matrix, ranked RDM,
+        orthonormal basis, ...), on the input's library and device.
+    """
+
+    measure: str
+    params: tuple
+    n_stimuli: int
+    n_features: int
+    dtype: Any
+    device: Any
+    data: Mapping[str, Any]
+
+    def arrays(self) -> list:
+        """The arrays held in ``data`` (to find their namespace)."""
+        return [v for v in self.data.values() if array_api_compat.is_array_api_obj(v)]
+
+
+@dataclass(frozen=True)
+class Measure(ABC):
+    """Base class of every measure.
+
+    Subclasses are frozen dataclasses whose fields are the measure's
+    parameters, with paper-faithful defaults, validated against the
+    declarative ``_constraints`` table. They implement ``_prepare`` (per
+    representation) and ``_pair`` (per pair); everything else (validation,
+    dtype and device handling, the Python float return) lives here.
+
+    Class attributes
+    ----------------
+    name : str
+        Registry key.
+    kind : {"similarity", "distance"}
+        Similarities grow with alignment; distances are 0 for identical inputs.
+    references : tuple of str
+        The papers the definition and defaults follow.
+    cost : str
+        Asymptotic cost of ``prepare`` and ``pair`` (n stimuli, d features).
+    min_stimuli : int
+        The fewest stimuli the measure is defined for.
+    _stimulus_axes : mapping or None
+        Which arrays of ``Prepared.data`` are indexed by stimulus, and how: a
+        tuple of axes (rows of features or of a basis: ``(0,)``; a Gram matrix:
+        ``(0, 1)``) or ``"condensed"`` (an RDM over pairs of stimuli). Every
+        other entry must not depend on the order of the stimuli (norms, singular
+        values). :meth:`permute` reindexes exactly these; ``None`` (the default)
+        declares no exact index-only permutation (unless ``_permute`` is overridden).
+    _n_square : float
+        How many n x n arrays of the input's dtype ``prepare`` holds at its peak
+        (0 for measures whose memory does not grow as n^2). ``prepare`` refuses,
+        with :class:`~repalign.exceptions.InsufficientMemoryError`, sizes that
+        would not fit in the available memory; ``tests/test_memory.py`` checks
+        the declared count against the measured peak. Override
+        :meth:`_square_arrays` where it depends on the parameters or the shape.
+    """
+
+    name: ClassVar[str]
+    kind: ClassVar[str]
+    references: ClassVar[tuple[str, ...]]
+    cost: ClassVar[str] = ""
+    min_stimuli: ClassVar[int] = 3
+    _constraints: ClassVar[Mapping[str, Any]] = {}
+    _stimulus_axes: ClassVar[Mapping[str, Any] | None] = None
+    _n_square: ClassVar[float] = 0.0
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            self._constraints[field.name].check(self.name, field.name,
+                                                getattr(self, field.name))
+
+    # ------------------------------------------------------------------ metadata
+    @property
+    def params(self) -> dict:
+        """The measure's parameters as a dict.
+
+        ``dtype`` is listed only when set: its default (None, the input's own
+        precision) leaves every stored configuration as it was without it.
+        """
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if not (f.name == "dtype" and getattr(self, f.name) is None)}
+
+    @property
+    def symmetric(self) -> bool:
+        """Whether ``pair(a, b) == pair(b, a)``."""
+        return True
+
+    @property
+    def invariances(self) -> tuple[str, ...]:
+        """The transformations of one input that leave the value unchanged."""
+        return ()
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """The range of values the measure can take."""
+        return (0.0, 1.0)
+
+    # ------------------------------------------------------------------ contract
+    def prepare(self, X) -> Prepared:
+        """Compute everything pair-independent for one representation.
+
+        Parameters
+        ----------
+        X : array of shape (n_stimuli, n_features)
+            One representation: rows are stimuli, columns are features.
+
+        Returns
+        -------
+        Prepared
+            A frozen, picklable state for :meth:`pair`.
+        """
+        return self._prepared(check_representation(X, "X", min_stimuli=self.min_stimuli))
+
+    def pair(self, a: Prepared, b: Prepared) -> float:
+        """The value of the measure between two prepared representations.
+
+        Parameters
+        ----------
+        a, b : Prepared
+            States returned by :meth:`prepare` of this measure (same parameters)
+            for representations of the same stimuli.
+
+        Returns
+        -------
+        float
+            A Python float.
+        """
+        a, b, xp = self._pair_states("pair", a, b)
+        return float(self._pair(a, b, xp))
+
+    def __call__(self, X, Y) -> float:
+        """``pair(prepare(X), prepare(Y))``.
+
+        Parameters
+        ----------
+        X : array of shape (n_stimuli, n_features_x)
+        Y : array of shape (n_stimuli, n_features_y)
+            Two representations of the same stimuli in the same order.
+
+        Returns
+        -------
+        float
+        """
+        X, Y = check_pair(X, Y, min_stimuli=self.min_stimuli)
+        return self.pair(self._prepared(X), self._prepared(Y, "Y"))
+
+    # ------------------------------------------------------------------ blocks of pairs
+    @property
+    def batched_pairs(self) -> bool:
+        """Whether :meth:`pair_block` computes a block faster than a loop of :meth:`pair`.
+
+        True where a block of pairs is a few matrix products of stacked
+        prepared states (CKA; RSA with a dot-product comparator); the grid
+        engine then gives such a measure larger tiles.
+        """
+        return False
+
+    def pair_block(self, states_a, states_b, mask=None, *,
+                   memory: int = BLOCK_MEMORY) -> np.ndarray:
+        """The values of every pair of one block of prepared states against another.
+
+        ``out[i, j] = pair(states_a[i], states_b[j])`` up to rounding (1e-12).
+        Measures with :attr:`batched_pairs` compute the block as matrix
+        products of the stacked states (a Gram-based similarity of L states
+        is then an L x L product of their vectorised Grams); every other
+        measure loops over :meth:`pair`.
+
+        Parameters
+        ----------
+        states_a, states_b : sequence of Prepared
+            States returned by :meth:`prepare` of this measure (same
+            parameters) for representations of the same stimuli. Passing one
+            list as both (``states_b is states_a``) lets a symmetric measure
+            compute one triangle of products.
+        mask : bool array of shape (len(states_a), len(states_b)), optional
+            The pairs wanted; the others are NaN (a loop skips them; a block
+            of products may compute them anyway). Default: every pair.
+        memory : int, default=BLOCK_MEMORY (1 GiB)
+            Bytes the temporaries of one block may take (stacked vectors,
+            cross products); larger blocks are computed in chunks of stimuli
+            (or of RDM entries) whose products are summed.
+
+        Returns
+        -------
+        numpy.ndarray of float64, shape (len(states_a), len(states_b))
+
+        Raises
+        ------
+        TypeError
+            If a state is not a :class:`Prepared` or ``mask`` is not a boolean array.
+        ValueError
+            If a state was prepared by another measure or other parameters,
+            the states differ in stimulus count, a list is empty, ``mask`` has
+            the wrong shape, ``memory`` is not a positive integer, or the measure
+            is undefined for a pair.
+
+        Notes
+        -----
+        The batched paths cost one matrix product of the stacked states instead
+        of ``len(states_a) * len(states_b)`` small ones; a loop over
+        :meth:`pair` of the same block calls BLAS with one vector (or one small
+        matrix) at a time. Resampling (:meth:`permute`, :meth:`pair_resampled`)
+        stays per pair.
+
+        Examples
+        --------
+        >>> import numpy as np, repalign
+        >>> rng = np.random.default_rng(0)
+        >>> cka = repalign.get("cka")
+        >>> states = [cka.prepare(rng.standard_normal((40, d))) for d in (3, 5, 8)]
+        >>> block = cka.pair_block(states, states)
+        >>> bool(abs(block[0, 2] - cka.pair(states[0], states[2])) < 1e-12)
+        True
+        """
+        same = states_b is states_a
+        states_a = self._block_states("states_a", states_a)
+        states_b = states_a if same else self._block_states("states_b", states_b)
+        shape = (len(states_a), len(states_b))
+        if mask is None:
+            mask = np.ones(shape, dtype=bool)
+        elif not (isinstance(mask, np.ndarray) and mask.dtype == bool):
+            raise TypeError(f"{self.name}.pair_block: mask must be a boolean NumPy array; "
+                            f"got {type(mask).__name__}")
+        elif mask.shape != shape:
+            raise ValueError(f"{self.name}.pair_block: mask must have shape {shape} (states_a "
+                             f"x states_b); got {mask.shape}")
+        _MEMORY.check(f"{self.name}.pair_block", "memory", memory)
+        n = {s.n_stimuli for s in states_a + states_b}
+        if len(n) > 1:
+            raise ValueError(f"{self.name}.pair_block: the states hold {sorted(n)} stimuli; "
+                             "rows must be the same stimuli in the same order in all")
+        out = None
+        # Mixed dtypes loop: each pair is computed in the wider dtype of its two states.
+        if self.batched_pairs and len({s.dtype for s in states_a + states_b}) == 1:
+            xp, _ = namespace_and_device(*[x for s in states_a + states_b for x in s.arrays()])
+            out = self._pair_block(states_a, states_b, same, mask, xp, int(memory))
+        if out is None:
+            out = np.full(shape, np.nan)
+            for i, j in zip(*np.nonzero(mask)):
+                out[i, j] = self.pair(states_a[i], states_b[j])
+        else:
+            out = np.array(to_numpy(out), dtype=np.float64)
+            out[~mask] = np.nan
+        return out
+
+    # ------------------------------------------------------------------ resampling
+    def permute(self, state: Prepared, perm) -> Prepared:
+        """The prepared state of the same representation with its stimuli reordered.
+
+        ``permute(prepare(X), perm)`` equals ``prepare(X[perm])`` up to rounding,
+        but is computed by index operations on the stored arrays (rows of
+        centred features or of a basis, rows and columns of a Gram matrix,
+        entries of a condensed RDM, relabelled neighbour lists) instead of a new
+        preparation, so a permutation test costs about one :meth:`pair` per
+        permutation.
+
+        Parameters
+        ----------
+        state : Prepared
+            A state returned by :meth:`prepare` of this measure.
+        perm : array of int, shape (n_stimuli,)
+            A permutation of ``0..n_stimuli-1``: stimulus ``i`` of the result is
+            stimulus ``perm[i]`` of ``state``.
+
+        Returns
+        -------
+        Prepared
+
+        Raises
+        ------
+        NotImplementedError
+            If the state has no exact index-only permutation (its preparation
+            depends on the order of the stimuli, as the cross-validation folds
+            of ``ridge`` and ``pls`` do): prepare ``X[perm]`` instead.
+
+        Examples
+        --------
+        >>> import numpy as np, repalign
+        >>> rng = np.random.default_rng(0)
+        >>> X, Y = rng.standard_normal((30, 4)), rng.standard_normal((30, 6))
+        >>> cka, perm = repalign.get("cka"), rng.permutation(30)
+        >>> a, b = cka.prepare(X), cka.prepare(Y)
+        >>> bool(abs(cka.pair(a, cka.permute(b, perm)) - cka(X, Y[perm])) < 1e-12)
+        True
+        """
+        self._check_state("permute", "state", state)
+        perm = check_indices(perm, state.n_stimuli, name="perm", permutation=True)
+        xp, device = namespace_and_device(*state.arrays())
+        data = self._permute(dict(state.data), xp.asarray(perm, device=device), xp)
+        if data is None:
+            raise NotImplementedError(
+                f"{self.name} has no index-only permutation of a prepared state (its "
+                f"preparation depends on the order of the stimuli); prepare X[perm] instead"
+            )
+        return dataclasses.replace(state, data=data)
+
+    def pair_resampled(self, a: Prepared, b: Prepared, idx) -> float:
+        """The value on a resample of the stimuli, from the prepared states (bootstrap).
+
+        Measures built on the dissimilarities between pairs of stimuli (``rsa``,
+        ``rsm_norm_difference``) compute it from their stored RDMs and leave out
+        every pair of a stimulus with its own copy: its dissimilarity is 0 by
+        construction in both representations, and counting it would make two
+        unrelated RDMs agree (rsatoolbox's bootstrap does the same; Schuett et
+        al. 2023). Other measures have no such rule and do not implement it;
+        a bootstrap prepares ``X[idx]`` and ``Y[idx]`` for them.
+
+        Parameters
+        ----------
+        a, b : Prepared
+            States returned by :meth:`prepare` of this measure for the same stimuli.
+        idx : array of int, shape (n_resampled,)
+            Stimulus ``s`` of the resample is stimulus ``idx[s]``; indices may repeat.
+
+        Returns
+        -------
+        float
+
+        Raises
+        ------
+        NotImplementedError
+            If the measure computes no value from prepared states on a resample.
+        ValueError
+            If the measure is undefined on the resample (e.g. all of it one stimulus).
+
+        References
+        ----------
+        Schuett, Kipnis, Diedrichsen & Kriegeskorte (2023). Statistical inference
+        on representational geometries. eLife 12:e82566.
+        """
+        a, b, xp = self._pair_states("pair_resampled", a, b)
+        idx = check_indices(idx, a.n_stimuli, name="idx")
+        value = self._pair_resampled(a, b, xp.asarray(idx, device=a.device), xp)
+        if value is None:
+            raise NotImplementedError(
+                f"{self.name} computes no value on a resample from prepared states; "
+                "prepare X[idx] and Y[idx] instead"
+            )
+        return float(value)
+
+    # ------------------------------------------------------------------ internals
+    def _param_key(self) -> tuple:
+        return tuple(sorted(self.params.items()))
+
+    def _check_state(self, method: str, label: str, state) -> None:
+        if not isinstance(state, Prepared):
+            raise TypeError(
+                f"{self.name}.{method}: {label} must be a Prepared returned by "
+                f"{self.name}.prepare; got {type(state).__name__}"
+            )
+        if state.measure != self.name or state.params != self._param_key():
+            raise ValueError(
+                f"{self.name}.{method}: {label} was prepared by {state.measure} with "
+                f"{dict(state.params)}, not by {self.name} with {self.params}"
+            )
+
+    def _pair_states(self, method: str, a: Prepared, b: Prepared):
+        """Checked states of one measure, stimulus count, library and dtype, with their xp."""
+        self._check_state(method, "a", a)
+        self._check_state(method, "b", b)
+        if a.n_stimuli != b.n_stimuli:
+            raise ValueError(
+                f"{self.name}.{method}: a has {a.n_stimuli} stimuli but b has "
+                f"{b.n_stimuli}; rows must be the same stimuli in the same order"
+            )
+        xp, _ = namespace_and_device(*a.arrays(), *b.arrays())
+        if a.dtype != b.dtype:
+            dtype = xp.result_type(a.dtype, b.dtype)
+            a, b = _cast(a, dtype, xp), _cast(b, dtype, xp)
+        return a, b, xp
+
+    def _prepared(self, X, name: str = "X") -> Prepared:
+        xp, device = namespace_and_device(X)
+        X = self._cast_input(X, xp)
+        n_square = self._square_arrays(*X.shape)
+        if n_square:
+            check_square_memory(self.name, X.shape[0], n_square,
+                                getattr(X.dtype, "itemsize", 8), like=X)
+        try:
+            data = self._prepare(X, xp)
+        except ValueError as err:
+            # ``_prepare`` names the representation it prepares "X"; as the
+            # second argument of a call it is "Y".
+            message = str(err)
+            if name != "X" and message.startswith("X"):
+                raise ValueError(name + message[1:]) from None
+            raise
+        return Prepared(
+            measure=self.name,
+            params=self._param_key(),
+            n_stimuli=int(X.shape[0]),
+            n_features=int(X.shape[1]),
+            dtype=X.dtype,
+            device=device,
+            data=data,
+        )
+
+    def _cast_input(self, X, xp):
+        """``X`` in the precision of the measure's ``dtype`` parameter, if it has one.
+
+        ``dtype=None`` (or no such parameter) keeps the input's own precision;
+        ``"float32"`` or ``"float64"`` casts it before anything is prepared.
+        """
+        dtype = getattr(self, "dtype", None)
+        if dtype is None or X.dtype == getattr(xp, dtype):
+            return X
+        return xp.astype(X, getattr(xp, dtype))
+
+    def _square_arrays(self, n: int, d: int) -> float:
+        """How many n x n arrays ``prepare`` holds at its peak for an n x d input."""
+        return self._n_square
+
+    @abstractmethod
+    def _prepare(self, X, xp) -> dict:
+        """Per-representation state of a validated ``X``.
+
+        Errors about the representation start with "X" (the base class renames
+        it when the representation is the second argument of a call).
+        """
+
+    @abstractmethod
+    def _pair(self, a: Prepared, b: Prepared, xp):
+        """The value (a 0-d array or float) from two prepared states."""
+
+    def _permute(self, data: dict, perm, xp) -> dict | None:
+        """``data`` of the state of ``X[perm]`` (``perm`` on the state's device).
+
+        Reindexes the arrays named in ``_stimulus_axes`` along their stimulus
+        axes and keeps the rest; None when there is no exact index-only permutation.
+        """
+        if self._stimulus_axes is None:
+            return None
+        for key, axes in self._stimulus_axes.items():
+            if key not in data:
+                continue
+            if axes == "condensed":
+                data[key] = resample_condensed(data[key], perm, xp)
+            else:
+                for axis in axes:
+                    data[key] = xp.take(data[key], perm, axis=axis)
+        return data
+
+    def _pair_resampled(self, a: Prepared, b: Prepared, idx, xp):
+        """The value on the resample ``idx`` from the states, or None (no such rule)."""
+        return None
+
+    def _block_states(self, label: str, states) -> list:
+        if isinstance(states, Prepared) or not isinstance(states, (list, tuple)):
+            raise TypeError(f"{self.name}.pair_block: {label} must be a list of Prepared "
+                            f"states; got {type(states).__name__}")
+        if not states:
+            raise ValueError(f"{self.name}.pair_block: {label} must hold at least one "
+                             "state; got an empty list")
+        for k, state in enumerate(states):
+            self._check_state("pair_block", f"{label}[{k}]", state)
+        return list(states)
+
+    def _pair_block(self, states_a: list, states_b: list, same: bool, mask, xp, memory: int):
+        """The block of values as one array (``same``: ``states_b is states_a``), or
+        None to loop over :meth:`pair`. Called only where :attr:`batched_pairs`,
+        with checked states of one dtype; entries outside ``mask`` may hold
+        anything (they are set to NaN)."""
+        return None
+
+
+def _cast(state: Prepared, dtype, xp) -> Prepared:
+    """``state`` with its floating arrays in ``dtype`` (index arrays are kept)."""
+    data = {k: xp.astype(v, dtype)
+            if array_api_compat.is_array_api_obj(v) and xp.isdtype(v.dtype, "real floating")
+            else v
+            for k, v in state.data.items()}
+    return dataclasses.replace(state, data=data, dtype=dtype)

@@ -1,0 +1,305 @@
+"""Canonical correlation analysis: CCA, SVCCA and PWCCA."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import array_api_compat
+import numpy as np
+
+from .._validation import Interval, Options
+from ..exceptions import DegenerateWarning
+from ._base import Measure, Prepared
+from ._kernels import center_columns, orthonormal_basis
+from .registry import register
+
+__all__ = ["CCA", "SVCCA", "PWCCA", "canonical_correlations", "warn_if_subspaces_forced"]
+
+_CCA_REFERENCE = ("Hotelling (1936). Relations between two sets of variates. "
+                  "Biometrika 28, 321-377.")
+
+
+def warn_if_subspaces_forced(name: str, rank_x: int, rank_y: int, n: int) -> None:
+    """Warn when the two column spaces must intersect whatever the data.
+
+    Centred representations live in an (n-1)-dimensional space, so subspaces of
+    dimensions r_x and r_y share at least ``r_x + r_y - (n - 1)`` dimensions:
+    that many canonical correlations are 1 by construction.
+    """
+    forced = rank_x + rank_y - (n - 1)
+    if forced > 0:
+        warnings.warn(
+            f"{name}: with {n} stimuli and {rank_x} + {rank_y} dimensions, {forced} "
+            "canonical correlation(s) are 1 by construction, whatever the data; the "
+            "value is meaningless. Use more stimuli than features, or reduce the "
+            "features first (svcca with dims=k).",
+            DegenerateWarning, stacklevel=4,
+        )
+
+
+def canonical_correlations(a: Prepared, b: Prepared, xp):
+    """Canonical correlations from two prepared orthonormal bases.
+
+    With ``Q_x``, ``Q_y`` orthonormal bases of the centred column spaces, the
+    canonical correlations are the singular values of ``Q_x^T Q_y``
+    (Bjorck & Golub 1973), in decreasing order, clipped to [0, 1].
+    """
+    return xp.clip(xp.linalg.svdvals(a.data["basis"].T @ b.data["basis"]), max=1)
+
+
+def _thin_qr(A, xp):
+    """Thin Householder QR of a tall ``A`` (LAPACK through SciPy for NumPy arrays)."""
+    if array_api_compat.is_numpy_array(A):
+        import scipy.linalg
+
+        return scipy.linalg.qr(A, mode="economic", check_finite=False)
+    return xp.linalg.qr(A)
+
+
+def _full_rank(R, n: int, xp) -> bool:
+    """Whether every singular value of the d x d triangle ``R`` passes the rank test.
+
+    The test of :func:`orthonormal_basis`: ``s_min > s_max n eps``. First a
+    certificate that needs no SVD: ``s_max <= ||R||_F`` and
+    ``s_min >= 1 / ||R^{-1}||_F`` (one triangular inverse, d^3/3 flops), so
+    ``||R||_F ||R^{-1}||_F < 1 / (n eps)`` proves it; it holds whenever
+    ``cond(R)`` is below about ``1 / (d n eps)`` (5e8 at n=5000, d=1024).
+    Otherwise (near or at rank deficiency) the singular values decide.
+    """
+    eps = xp.finfo(R.dtype).eps
+    if bool(xp.all(xp.linalg.diagonal(R) != 0)):  # else R is singular: no inverse
+        if array_api_compat.is_numpy_array(R):
+            import scipy.linalg
+
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                inverse = scipy.linalg.solve_triangular(
+                    R, np.eye(R.shape[0], dtype=R.dtype), check_finite=False)
+        else:
+            inverse = xp.linalg.inv(R)
+        bound = float(xp.linalg.matrix_norm(R)) * float(xp.linalg.matrix_norm(inverse))
+        if math.isfinite(bound) and bound * n * eps < 1:
+            return True
+    S = xp.linalg.svdvals(R)
+    return float(S[-1]) > float(S[0]) * n * eps
+
+
+class _CanonicalBase(Measure):
+    """Shared prepare for the CCA family: an orthonormal basis of centred X."""
+
+    kind = "similarity"
+    #: Why ``dtype="float32"`` is refused (``repalign.get`` reports it).
+    _float32_refusal = (
+        "canonical correlations are ill-conditioned in single precision: the "
+        "orthonormal bases come from an SVD whose error, and whose cut of "
+        "near-collinear features, scale with eps * cond(X_c); with float32's eps "
+        "(6e-8) a condition number of 1e3, common in network activations, already "
+        "moves correlations by about 1e-4"
+    )
+    # PWCCA's loadings S V^T do not depend on the order of the stimuli.
+    _stimulus_axes = {"basis": (0,)}
+
+    def _basis(self, X, xp):
+        """An orthonormal basis ``B`` of the centred column space and ``B^T X_c``.
+
+        With fewer features than stimuli, a Householder QR ``X_c = Q R`` gives
+        the basis ``Q`` when the singular values of ``R`` (those of ``X_c``)
+        are all above the rank tolerance of :func:`orthonormal_basis`; the
+        canonical correlations (and PWCCA's weights, from ``Q^T X_c = R``)
+        then equal those from its SVD basis ``U = Q U_R``, at the cost of a
+        QR and the singular values of a d x d triangle instead of a thin SVD
+        with U. Otherwise (rank deficient, or d >= n) the SVD basis.
+        """
+        Xc = center_columns(X, xp)
+        n, d = Xc.shape
+        if d < n:
+            Q, R = _thin_qr(Xc, xp)
+            if _full_rank(R, n, xp):
+                return Q, R
+        U, S, Vt = orthonormal_basis(Xc, xp)
+        return U, S[:, None] * Vt
+
+    def _prepare(self, X, xp):
+        basis, loadings = self._basis(X, xp)
+        if basis.shape[1] == 0:
+            raise ValueError("X does not vary across stimuli; canonical correlations are undefined")
+        return self._state(basis, loadings)
+
+    def _state(self, basis, loadings) -> dict:
+        """What ``pair`` needs from the basis and the loadings ``basis^T X_c``."""
+        return {"basis": basis}
+
+    def _warn_if_degenerate(self, a: Prepared, b: Prepared) -> None:
+        warn_if_subspaces_forced(self.name, a.data["basis"].shape[1],
+                                 b.data["basis"].shape[1], a.n_stimuli)
+
+    def _rho(self, a: Prepared, b: Prepared, xp):
+        self._warn_if_degenerate(a, b)
+        return canonical_correlations(a, b, xp)
+
+
+@register
+@dataclass(frozen=True)
+class CCA(_CanonicalBase):
+    """Mean canonical correlation between two representations.
+
+    The canonical correlations ``rho_1 >= ... >= rho_k`` (k the smaller rank)
+    are the cosines of the principal angles between the column spaces of the
+    centred ``X`` and ``Y``; the measure averages them.
+
+    Parameters
+    ----------
+    statistic : {"mean_r", "mean_r2"}, default="mean_r"
+        ``mean_r``: :math:`\\bar\\rho = \\frac1k \\sum_i \\rho_i` (the summary of
+        Raghu et al. 2017); ``mean_r2``: :math:`\\frac1k \\sum_i \\rho_i^2`
+        (Yanai's generalised coefficient of determination).
+
+    Notes
+    -----
+    ``prepare`` takes a thin SVD of the centred X (rank-revealing, so constant
+    or collinear features are dropped); ``pair`` is the SVD of the
+    ``r_x x r_y`` cross product of the two bases: no covariance inverses and
+    no matrix square roots. With ``r_x + r_y > n - 1`` some correlations are
+    1 by construction and a :class:`~repalign.DegenerateWarning` is issued.
+
+    References
+    ----------
+    Hotelling (1936). Relations between two sets of variates. Biometrika 28.
+
+    Raghu, Gilmer, Yosinski & Sohl-Dickstein (2017). SVCCA. NeurIPS.
+    """
+
+    statistic: str = "mean_r"
+
+    name = "cca"
+    references = (_CCA_REFERENCE,)
+    cost = "prepare O(n d min(n, d)), pair O(n r_x r_y)"
+    _constraints = {"statistic": Options("mean_r", "mean_r2")}
+
+    @property
+    def invariances(self):
+        return ("orthogonal", "isotropic_scale", "translation", "permutation",
+                "invertible_linear")
+
+    def _pair(self, a, b, xp):
+        rho = self._rho(a, b, xp)
+        return xp.mean(rho * rho) if self.statistic == "mean_r2" else xp.mean(rho)
+
+
+@register
+@dataclass(frozen=True)
+class SVCCA(_CanonicalBase):
+    """Singular vector CCA (Raghu et al. 2017): CCA on the leading principal components.
+
+    Parameters
+    ----------
+    variance : float, default=0.99
+        Keep the fewest leading principal components (of the centred
+        representation) whose variance is at least this fraction of the total.
+    dims : int or None, default=None
+        Keep exactly this many leading components instead (at most the rank);
+        when given, ``variance`` is not used.
+
+    Notes
+    -----
+    The value is the mean canonical correlation of the two reduced
+    representations. Since the principal-component scores ``U_k S_k`` span the
+    same space as ``U_k``, ``prepare`` stores ``U_k`` and ``pair`` is the SVD of
+    ``U_kx^T U_ky``.
+
+    References
+    ----------
+    Raghu, Gilmer, Yosinski & Sohl-Dickstein (2017). SVCCA: Singular vector
+    canonical correlation analysis for deep learning dynamics and
+    interpretability. NeurIPS.
+    """
+
+    variance: float = 0.99
+    dims: int | None = None
+
+    name = "svcca"
+    references = (
+        "Raghu, Gilmer, Yosinski & Sohl-Dickstein (2017). SVCCA: Singular vector "
+        "canonical correlation analysis for deep learning dynamics and interpretability. "
+        "NeurIPS.",
+    )
+    cost = "prepare O(n d min(n, d)), pair O(n k_x k_y)"
+    _constraints = {
+        "variance": Interval(0, 1, closed="right"),
+        "dims": Interval(1, None, integer=True, allow_none=True),
+    }
+
+    @property
+    def invariances(self):
+        return ("orthogonal", "isotropic_scale", "translation", "permutation")
+
+    def _basis(self, X, xp):
+        Xc = center_columns(X, xp)
+        if self.dims is not None:
+            U, S, Vt = orthonormal_basis(Xc, xp, n_components=self.dims)
+        else:
+            U, S, Vt = orthonormal_basis(Xc, xp, variance=self.variance)
+        return U, S[:, None] * Vt
+
+    def _pair(self, a, b, xp):
+        return xp.mean(self._rho(a, b, xp))
+
+
+@register
+@dataclass(frozen=True)
+class PWCCA(_CanonicalBase):
+    """Projection-weighted CCA (Morcos, Raghu & Bengio 2018), weighted by X.
+
+    .. math::
+
+        \\mathrm{PWCCA}(X, Y) = \\frac{\\sum_i \\alpha_i \\rho_i}{\\sum_i \\alpha_i},
+        \\qquad \\alpha_i = \\sum_j |\\langle h_i, x_j \\rangle|,
+
+    where ``h_i`` is X's i-th canonical variate (unit norm, in stimulus space)
+    and ``x_j`` X's j-th centred unit (neuron). Canonical directions that
+    account for more of X's units weigh more. The measure is asymmetric:
+    ``pwcca(X, Y)`` weights by X.
+
+    Notes
+    -----
+    With ``X_c = U S V^T`` and ``Q_x^T Q_y = A diag(rho) B^T``, the variates are
+    ``h_i = U a_i`` and ``alpha = sum_j |A^T S V^T|_{ij}``, so ``prepare`` keeps
+    ``U`` and ``S V^T`` and nothing of size n x d is recomputed per pair. Any
+    widths work. google/svcca's ``compute_pwcca`` differs in two ways: it raises
+    when the widths differ, and it weights by directions ``u^T X`` that skip the
+    whitening ``C_xx^{-1/2}``, so they are not the canonical variates (values
+    differ by ~1e-2); weights built from the variates that library itself
+    returns (``cca_dirns1``) reproduce ours to 1e-15 (see ``tests/references``).
+
+    References
+    ----------
+    Morcos, Raghu & Bengio (2018). Insights on representational similarity in
+    neural networks with canonical correlation. NeurIPS.
+    """
+
+    name = "pwcca"
+    references = (
+        "Morcos, Raghu & Bengio (2018). Insights on representational similarity in "
+        "neural networks with canonical correlation. NeurIPS.",
+    )
+    cost = "prepare O(n d min(n, d)), pair O(n r_x r_y + r_x^2 d_x)"
+    _constraints = {}
+
+    @property
+    def symmetric(self):
+        return False
+
+    @property
+    def invariances(self):
+        return ("isotropic_scale", "translation", "permutation")
+
+    def _state(self, basis, loadings) -> dict:
+        return {"basis": basis, "loadings": loadings}
+
+    def _pair(self, a, b, xp):
+        self._warn_if_degenerate(a, b)
+        A, rho, _ = xp.linalg.svd(a.data["basis"].T @ b.data["basis"], full_matrices=False)
+        rho = xp.clip(rho, max=1)
+        weights = xp.sum(xp.abs(A.T @ a.data["loadings"]), axis=1)
+        return xp.sum(weights * rho) / xp.sum(weights)

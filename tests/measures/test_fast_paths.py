@@ -1,0 +1,153 @@
+"""The NumPy fast paths of the shared building blocks against independent references."""
+
+import array_api_compat.numpy as xp
+import numpy as np
+import pytest
+from scipy.spatial.distance import cdist, pdist
+from scipy.stats import rankdata
+
+from repalign.measures._kernels import (
+    double_center,
+    median,
+    squared_distances,
+    u_center,
+    upper_triangle,
+)
+from repalign.measures._rdm import average_ranks
+
+rng = np.random.default_rng(0)
+
+RANK_CASES = {
+    "continuous": rng.random(1000),
+    "few values": rng.integers(0, 5, 1000).astype(float),
+    "signed zeros": np.array([-0.0, 0.0, 1, -1, -2.5, 3, 3, -0.0]),
+    "tiny": rng.standard_normal(10_000) * 1e-300,
+    # Keys spanning more than 64 - 11 bits: packed with a shift, bins re-sorted by value.
+    "huge range": np.concatenate([rng.standard_normal(1000), [1e300, -1e300, 5e-324, -5e-324]]),
+    "neighbouring floats": np.concatenate(
+        [1 + np.arange(200) * 2.2e-16, [1e300, -1e300]])[rng.permutation(202)],
+    "tied neighbouring floats": np.concatenate(
+        [1 + rng.integers(0, 50, 2000) * 2.2e-16, [1e300, -1e300]]),
+    "float32": rng.random(1000).astype(np.float32),
+    "float32 ties": rng.integers(0, 7, 500).astype(np.float32),
+    "two equal": np.array([1.0, 1.0]),
+    "one": np.array([2.0]),
+}
+
+
+@pytest.mark.parametrize("v", RANK_CASES.values(), ids=RANK_CASES.keys())
+def test_average_ranks_equal_scipys_rankdata(v):
+    r = average_ranks(v, xp)
+    assert r.dtype == v.dtype
+    np.testing.assert_array_equal(r, rankdata(v).astype(v.dtype))
+
+
+def test_average_ranks_leave_the_input_unchanged():
+    v = rng.random(100)
+    before = v.copy()
+    average_ranks(v, xp)
+    np.testing.assert_array_equal(v, before)
+
+
+@pytest.mark.parametrize("m", [1, 2, 7, 8, 1001])
+def test_median_by_selection_equals_numpys(m):
+    v = rng.random(m) * 10
+    assert median(v.copy(), xp) == np.median(v)
+    assert median(v.copy(), xp, transform=np.sqrt) == pytest.approx(
+        np.median(np.sqrt(v)), rel=1e-15, abs=0)
+
+
+def test_upper_triangle_is_scipys_condensed_order():
+    X = rng.standard_normal((30, 4))
+    np.testing.assert_array_equal(upper_triangle(cdist(X, X), xp), pdist(X))
+
+
+def test_squared_distances_match_scipy():
+    X = rng.standard_normal((40, 6)) + 3
+    np.testing.assert_allclose(squared_distances(X, xp), cdist(X, X, "sqeuclidean"),
+                               atol=1e-12)
+
+
+def test_double_center_is_h_k_h():
+    K = rng.standard_normal((20, 20))
+    H = np.eye(20) - 1 / 20
+    np.testing.assert_allclose(double_center(K.copy(), xp), H @ K @ H, atol=1e-13)
+
+
+def test_u_center_matches_its_formula():
+    n = 12
+    A = rng.standard_normal((n, n))
+    K = A + A.T
+    K0 = K - np.diag(np.diag(K))
+    r = K0.sum(axis=1)
+    expected = K0 - (r[:, None] + r[None, :]) / (n - 2) + r.sum() / ((n - 1) * (n - 2))
+    np.fill_diagonal(expected, 0)
+    np.testing.assert_allclose(u_center(K.copy(), xp), expected, atol=1e-13)
+
+
+def _svd_basis(X):
+    Xc = X - X.mean(axis=0)
+    U, S, Vt = np.linalg.svd(Xc, full_matrices=False)
+    r = int(np.sum(S > S[0] * max(Xc.shape) * np.finfo(float).eps))
+    return U[:, :r], S[:r, None] * Vt[:r]
+
+
+@pytest.mark.parametrize("rank_deficient", [False, True])
+def test_cca_and_pwcca_by_qr_equal_the_svd_basis(rank_deficient):
+    import repalign
+
+    X = rng.standard_normal((80, 6))
+    Y = X @ rng.standard_normal((6, 5)) + rng.standard_normal((80, 5))
+    if rank_deficient:  # a repeated feature: the QR basis is refused, the SVD one kept
+        X = np.column_stack([X, X[:, :1]])
+    (Ux, Lx), (Uy, _) = _svd_basis(X), _svd_basis(Y)
+    A, rho, _ = np.linalg.svd(Ux.T @ Uy, full_matrices=False)
+    assert repalign.get("cca").prepare(X).data["basis"].shape[1] == 6
+    assert repalign.measure("cca", X, Y) == pytest.approx(rho.mean(), rel=1e-13)
+    weights = np.abs(A.T @ Lx).sum(axis=1)
+    assert repalign.measure("pwcca", X, Y) == pytest.approx(
+        (weights * rho).sum() / weights.sum(), rel=1e-13)
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_nearest_others_equal_a_stable_sort_of_each_row(ties):
+    from repalign.measures.neighbors import nearest_others
+
+    n, k = 60, 7
+    S = rng.standard_normal((n, n))
+    if ties:  # few distinct values: ties straddle the k-th place
+        S = np.round(S)
+    S = (S + S.T) / 2
+    expected = []
+    for i in range(n):
+        order = np.argsort(-S[i], kind="stable")
+        expected.append([j for j in order if j != i][:k])
+    np.testing.assert_array_equal(nearest_others(S, k, xp), np.array(expected))
+
+
+@pytest.mark.parametrize("cond", [1e2, 1e10, 1e15, np.inf])
+def test_full_rank_certificate_agrees_with_the_singular_values(cond):
+    from repalign.measures.cca import _full_rank
+
+    n, d = 500, 30
+    U, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    V, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    s = np.logspace(0, -np.log10(cond), d) if np.isfinite(cond) else np.r_[np.ones(d - 1), 0]
+    R = np.linalg.qr((U * s) @ V.T, mode="r")
+    S = np.linalg.svd(R, compute_uv=False)
+    assert _full_rank(R, n, xp) == bool(S[-1] > S[0] * n * np.finfo(float).eps)
+
+
+@pytest.mark.parametrize("layout", ["random", "sorted", "reversed", "few values", "adversarial"])
+def test_bracketed_median_of_long_vectors_equals_numpys(layout):
+    v = rng.standard_normal(300_001)
+    if layout == "sorted":  # a strided sample of a sorted vector brackets exactly
+        v.sort()
+    elif layout == "reversed":
+        v = np.sort(v)[::-1].copy()
+    elif layout == "few values":
+        v = np.round(v)
+    elif layout == "adversarial":  # the strided sample sees only large values: no bracket
+        v[::4] = 1e6 + np.arange(v[::4].shape[0])
+    for w in (v, v[:-1].copy()):  # odd and even length
+        assert median(w.copy(), xp) == np.median(w)

@@ -1,0 +1,217 @@
+"""The figures: each shows exactly the data it was given, from results or arrays."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import repalign
+from repalign.viz import (
+    alignment_curve,
+    classical_mds,
+    layer_heatmap,
+    model_map,
+    model_matrix,
+    rdm_plot,
+)
+
+pytest.importorskip("matplotlib")
+
+
+def _grid_rows(models=("m0", "m1"), layers=("conv1", "conv2", "fc"), seed=0):
+    """One row per unordered pair of "model/layer" names, as a symmetric grid stores them."""
+    names = [f"{m}/{layer}" for m in models for layer in layers]
+    rng = np.random.default_rng(seed)
+    rows = [{"a": a, "b": b, "measure": "cka", "params": {}, "value": float(rng.uniform())}
+            for i, a in enumerate(names) for b in names[i:]]
+    return pd.DataFrame(rows), names
+
+
+def _value(frame, a, b):
+    hit = frame[((frame["a"] == a) & (frame["b"] == b)) | ((frame["a"] == b) & (frame["b"] == a))]
+    return float(hit["value"].iloc[0])
+
+
+def test_layer_heatmap_shows_each_layer_pair():
+    frame, _ = _grid_rows()
+    figure = layer_heatmap(frame, "m0", "m1", "cka")
+    ax = figure.axes[0]
+    shown = np.asarray(ax.images[0].get_array())
+    expected = [[_value(frame, f"m0/{r}", f"m1/{c}") for c in ("conv1", "conv2", "fc")]
+                for r in ("conv1", "conv2", "fc")]
+    np.testing.assert_array_equal(shown, expected)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["conv1", "conv2", "fc"]
+    assert (ax.get_ylabel(), ax.get_xlabel()) == ("m0", "m1")
+    assert figure.axes[1].get_ylabel() == "cka"  # the colour bar
+
+
+def test_model_matrix_is_symmetric_with_missing_cells_nan():
+    frame, names = _grid_rows(layers=("l",), models=("a", "b", "c"))
+    frame = frame[~((frame["a"] == "a/l") & (frame["b"] == "c/l"))]
+    shown = np.asarray(model_matrix(frame, "cka").axes[0].images[0].get_array().filled(np.nan))
+    assert shown.shape == (3, 3)
+    np.testing.assert_array_equal(shown, shown.T)
+    assert np.isnan(shown[0, 2]) and np.isnan(shown[2, 0])
+    assert shown[0, 1] == _value(frame, "a/l", "b/l")
+
+
+def test_ordered_rows_win_over_mirrored_ones():
+    frame = pd.DataFrame({"a": ["x", "y"], "b": ["y", "x"], "measure": "m", "params": [{}, {}],
+                          "value": [0.25, 0.75]})
+    shown = model_matrix(frame, "m").axes[0].images[0].get_array()
+    assert (shown[0, 1], shown[1, 0]) == (0.25, 0.75)
+
+
+def test_figures_accept_a_result_store_by_duck_typing():
+    frame, _ = _grid_rows()
+
+    class Store:
+        def to_dataframe(self):
+            return frame
+
+    a = model_matrix(Store(), "cka").axes[0].images[0].get_array()
+    b = model_matrix(frame, "cka").axes[0].images[0].get_array()
+    np.testing.assert_array_equal(a, b)
+
+
+def test_result_errors_name_the_argument(tmp_path):
+    frame, _ = _grid_rows()
+    with pytest.raises(TypeError, match="results must be a pandas DataFrame.*got int"):
+        model_matrix(3, "cka")
+    with pytest.raises(FileNotFoundError, match="is not a file"):
+        model_matrix(tmp_path / "missing.db", "cka")
+    with pytest.raises(ValueError, match=r"lack the columns \['value'\]"):
+        model_matrix(frame.drop(columns="value"), "cka")
+    with pytest.raises(ValueError, match="measure='rsa' has no rows; the results hold"):
+        model_matrix(frame, "rsa")
+    with pytest.raises(ValueError, match="model_b='m9' has no representations"):
+        layer_heatmap(frame, "m0", "m9", "cka")
+    two = pd.concat([frame, frame.assign(params=[{"kernel": "rbf"}] * len(frame))])
+    with pytest.raises(ValueError, match="several params"):
+        model_matrix(two, "cka")
+    with pytest.raises(ValueError, match="no rows with params="):
+        model_matrix(two, "cka", params={"kernel": "poly"})
+    chosen = model_matrix(two, "cka", params={"kernel": "rbf"}).axes[0].images[0].get_array()
+    assert chosen.shape == (6, 6)
+
+
+def test_classical_mds_recovers_points_on_a_line():
+    x = np.array([0.0, 1.0, 3.0, 7.0])
+    embedded = classical_mds(np.abs(x[:, None] - x[None, :]), 1).ravel()
+    centred = x - x.mean()
+    sign = np.sign(embedded @ centred)  # reflection is free
+    np.testing.assert_allclose(sign * embedded, centred, atol=1e-12)
+
+
+def test_classical_mds_recovers_a_configuration_up_to_rotation():
+    rng = np.random.default_rng(1)
+    points = rng.standard_normal((8, 2))
+    distances = np.sqrt(((points[:, None] - points[None]) ** 2).sum(-1))
+    embedded = classical_mds(distances, 2)
+    recovered = np.sqrt(((embedded[:, None] - embedded[None]) ** 2).sum(-1))
+    np.testing.assert_allclose(recovered, distances, atol=1e-10)
+    # the best rotation of the centred points onto the embedding is exact (Procrustes)
+    centred = points - points.mean(0)
+    u, _, vt = np.linalg.svd(centred.T @ embedded)
+    np.testing.assert_allclose(centred @ u @ vt, embedded, atol=1e-10)
+
+
+def test_classical_mds_of_a_square_has_equal_eigen_axes():
+    square = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], dtype=float)
+    d = np.sqrt(((square[:, None] - square[None]) ** 2).sum(-1))
+    embedded = classical_mds(d, 4)
+    np.testing.assert_allclose(embedded[:, 2:], 0, atol=1e-7)  # rank 2
+    np.testing.assert_allclose(np.linalg.norm(embedded, axis=1), np.sqrt(0.5))
+
+
+def test_classical_mds_errors():
+    with pytest.raises(ValueError, match=r"square matrix; got shape \(2, 3\)"):
+        classical_mds(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="finite"):
+        classical_mds(np.full((2, 2), np.nan))
+    with pytest.raises(ValueError, match="symmetric and non-negative"):
+        classical_mds(np.array([[0.0, 1.0], [2.0, 0.0]]))
+    with pytest.raises(ValueError, match="n_components must be an integer between 1 and 2; got 3"):
+        classical_mds(np.zeros((2, 2)), 3)
+
+
+def test_model_map_places_each_representation_from_one_minus_similarity():
+    frame, names = _grid_rows()
+    figure = model_map(frame, "cka")
+    ax = figure.axes[0]
+    placed = np.vstack([c.get_offsets() for c in ax.collections])
+    assert placed.shape == (len(names), 2)
+    assert [t.get_text() for t in ax.texts] == names
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["m0", "m1"]
+    distances = np.array([[0.0 if a == b else 1 - _value(frame, a, b) for b in names]
+                          for a in names])
+    expected = classical_mds(distances, 2)
+    mine = np.vstack([ax.collections[0].get_offsets(), ax.collections[1].get_offsets()])
+    np.testing.assert_allclose(mine, expected, atol=1e-12)
+
+
+def test_model_map_reads_distances_as_they_are():
+    frame = pd.DataFrame({"a": ["p", "p", "q"], "b": ["q", "r", "r"], "measure": "procrustes",
+                          "params": [{}] * 3, "value": [3.0, 4.0, 5.0]})  # a 3-4-5 triangle
+    ax = model_map(frame, "procrustes").axes[0]  # the registry says: a distance
+    points = np.vstack([c.get_offsets() for c in ax.collections])
+    assert np.isclose(np.linalg.norm(points[0] - points[1]), 3.0)
+    assert np.isclose(np.linalg.norm(points[1] - points[2]), 5.0)
+    with pytest.raises(ValueError, match="kind must be 'similarity' or 'distance'; got 'x'"):
+        model_map(frame, "procrustes", kind="x")
+
+
+def test_rdm_plot_with_the_92_image_categories():
+    data = repalign.datasets.kriegeskorte92()
+    figure = rdm_plot(data.monkey_it, data.category, title="monkey IT")
+    main, top, left, colourbar = figure.axes
+    np.testing.assert_array_equal(main.images[0].get_array(), data.monkey_it)
+    names = list(dict.fromkeys(data.category))
+    assert len(names) == 6
+    index = [names.index(c) for c in data.category]
+    np.testing.assert_array_equal(top.images[0].get_array().ravel(), index)
+    np.testing.assert_array_equal(left.images[0].get_array().ravel(), index)
+    assert [t.get_text() for t in figure.legends[0].get_texts()] == names
+    assert colourbar.get_ylabel() == "dissimilarity"
+    assert len(rdm_plot(np.eye(3)).axes) == 2  # no categories: no bars
+
+
+def test_rdm_plot_errors():
+    with pytest.raises(ValueError, match=r"rdm must be a square matrix; got shape \(3,\)"):
+        rdm_plot(np.zeros(3))
+    with pytest.raises(ValueError, match="categories has 2 labels but rdm has 3 stimuli"):
+        rdm_plot(np.zeros((3, 3)), ["a", "b"])
+
+
+def test_alignment_curve_shows_band_curve_and_stars():
+    values = np.array([0.1, 0.3, 0.2, 0.4])
+    p = np.array([0.5, 0.01, np.nan, 0.04])
+    figure = alignment_curve(["l1", "l2", "l3", "l4"], values, ceiling=(0.5, 0.6),
+                             p_values=p, alpha=0.05)
+    ax = figure.axes[0]
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), values)
+    band = ax.patches[0]  # the ceiling: a rectangle spanning the x axis
+    assert np.allclose([band.get_y(), band.get_y() + band.get_height()], [0.5, 0.6])
+    stars = ax.collections[-1].get_offsets()
+    np.testing.assert_array_equal(np.asarray(stars)[:, 0], [1, 3])  # p < alpha, NaN excluded
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["l1", "l2", "l3", "l4"]
+
+
+def test_alignment_curve_with_confidence_intervals():
+    values = np.array([0.2, 0.4])
+    ax = alignment_curve(["a", "b"], values, ci=([0.1, 0.3], [0.25, 0.6])).axes[0]
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), values)
+    segments = ax.collections[0].get_segments()
+    np.testing.assert_allclose([s[:, 1] for s in segments], [[0.1, 0.25], [0.3, 0.6]])
+
+
+def test_alignment_curve_errors():
+    with pytest.raises(ValueError, match="layers must name at least one layer"):
+        alignment_curve([], [])
+    with pytest.raises(ValueError, match=r"values must have one value per layer, shape \(2,\)"):
+        alignment_curve(["a", "b"], [1.0])
+    with pytest.raises(ValueError, match=r"alpha must be in \(0, 1\); got 2"):
+        alignment_curve(["a"], [1.0], alpha=2)
+    with pytest.raises(ValueError, match="lower <= upper"):
+        alignment_curve(["a"], [1.0], ceiling=(0.6, 0.5))
+    with pytest.raises(ValueError, match=r"p_values must have one value per layer"):
+        alignment_curve(["a"], [1.0], p_values=[0.1, 0.2])
