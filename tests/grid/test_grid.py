@@ -302,18 +302,17 @@ def test_activation_store_input_matches_dict_input(tmp_path):
 
 KILLED_RUN = """
 import sys, time
-import numpy as np
 sys.path.insert(0, {src!r})
 import repalign
-from repalign.measures.cka import CKA
+from repalign.store.results import ResultStore
 from tests.grid.test_grid import make_reps
 
-original = CKA._pair
-def slow(self, a, b, xp):
-    time.sleep(0.05)
-    return original(self, a, b, xp)
-CKA._pair = slow
-CKA.batched_pairs = False  # one pair at a time, each row stored as it is computed
+original = ResultStore.put
+def slow_put(self, row):  # rows reach the store one by one, slowly enough to kill midway
+    stored = original(self, row)
+    time.sleep(0.1)
+    return stored
+ResultStore.put = slow_put
 repalign.grid(make_reps(L=8), ["cka"], results=sys.argv[1])
 """
 
