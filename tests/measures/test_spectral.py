@@ -273,6 +273,24 @@ def test_riemannian_of_singular_grams_matches_high_precision(n, dx, dy):
     assert quiet("riemannian", Y, X) == quiet("riemannian", X, Y)  # symmetric by construction
 
 
+@pytest.mark.parametrize("seed", [2, 17])
+def test_riemannian_of_float32_torch_states_matches_high_precision(seed):
+    # The pencil's entries span ~1/eps, so a float32 eigensolver is off by up to
+    # 5e-5 relative (torch, permuted states); the float32 bases paired in float64
+    # are within ~1e-6 of the exact value for the float32 inputs.
+    torch = pytest.importorskip("torch")
+    X, Y = correlated_pair(n=40, dx=5, dy=7, seed=seed)
+    X32, Y32 = X.astype(np.float32), Y.astype(np.float32)
+    perm = np.random.default_rng(seed).permutation(40)
+    expected = mpmath_riemannian(X32.astype(np.float64), Y32[perm].astype(np.float64), 1e-6)
+    m = repalign.get("riemannian")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", repalign.DegenerateWarning)
+        value = m.pair(m.prepare(torch.from_numpy(X32)),
+                       m.permute(m.prepare(torch.from_numpy(Y32)), perm))
+    assert value == pytest.approx(expected, rel=2e-6)
+
+
 @pytest.mark.parametrize("d", [5, 30])
 @pytest.mark.parametrize("c", [0.1, 3.0])
 def test_riemannian_between_a_gram_and_its_multiple(d, c):

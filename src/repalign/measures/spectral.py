@@ -349,10 +349,16 @@ class Riemannian(Measure):
     from ``K^{-1/2} L K^{-1/2}`` in X's coordinates and those below 1 as
     reciprocals of the ones above 1 of ``L^{-1/2} K L^{-1/2}`` in Y's: each
     is then the well-resolved large end of a symmetric eigenproblem with no
-    cancellation, accurate to ~1e-12 in float64 (and ~1e-6 in float32) where
-    one solve (or ``scipy.linalg.eigh(L, K)``) loses up to ~1e-4 absolute to
-    the ill-conditioning that ``eps`` creates; and the value is exactly
+    cancellation, accurate to ~1e-12 in float64 where one solve (or
+    ``scipy.linalg.eigh(L, K)``) loses up to ~1e-4 absolute to the
+    ill-conditioning that ``eps`` creates; and the value is exactly
     symmetric. Cost O(n (r_X + r_Y)^2 + m^3) per pair.
+
+    The pencil spans entries from ``ridge`` to the largest eigenvalue (a ratio
+    of ~1/eps), so float32 eigenvalues would carry absolute errors of
+    ~1e-7/eps: with float32 inputs the preparation (the SVD) stays in float32
+    and the pair is computed in float64 from the float32 bases (relative error
+    ~1e-6 against the exact value for the float32 inputs).
 
     References
     ----------
@@ -428,8 +434,10 @@ def _sq_log_above_one(a: Prepared, b: Prepared, xp):
     ``ridge_v / ridge`` (when ``m > n`` the coordinates hold ``m - n`` such
     directions too many, and they are taken away).
     """
-    U, e, ridge = a.data["basis"], a.data["eigenvalues"], a.data["ridge"]
-    V, f, ridge_v = b.data["basis"], b.data["eigenvalues"], b.data["ridge"]
+    U, e, ridge, V, f, ridge_v = (
+        xp.astype(x, xp.float64) for x in (a.data["basis"], a.data["eigenvalues"],
+                                          a.data["ridge"], b.data["basis"],
+                                          b.data["eigenvalues"], b.data["ridge"]))
     n, r = U.shape
     W, m = U.T @ V, n
     if r < n:
