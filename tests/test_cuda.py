@@ -32,3 +32,14 @@ def test_rsa_kendall_on_cuda():
     got = repalign.measure("rsa", Xc, Yc, compare="kendall_tau_a")
     assert got == pytest.approx(repalign.measure("rsa", X, Y, compare="kendall_tau_a"), abs=1e-12)
     assert np.isfinite(got)
+
+
+def test_grid_of_cuda_tensors_agrees_with_numpy():
+    rng = np.random.default_rng(0)
+    reps = {f"m/l{k}": rng.standard_normal((300, 20 + 10 * k)) for k in range(4)}
+    cuda = {k: torch.as_tensor(v, device="cuda") for k, v in reps.items()}
+    expected = repalign.grid(reps, ["cka", "rsa", "procrustes"]).rows
+    got = repalign.grid(cuda, ["cka", "rsa", "procrustes"]).rows
+    assert [r["hash_a"] for r in got] == [r["hash_a"] for r in expected]
+    for g, e in zip(got, expected):
+        assert g["value"] == pytest.approx(e["value"], abs=1e-7)

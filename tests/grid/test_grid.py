@@ -284,6 +284,29 @@ def test_real_result_store_by_path_and_by_object(tmp_path, count_calls):
     assert values(again) == values(first)
 
 
+@pytest.mark.parametrize("library", ["torch", "array_api_strict"])
+def test_dict_of_device_arrays_is_computed_where_it_lives(library):
+    # array_api_strict's "device1" refuses host copies except by an explicit
+    # transfer, as CUDA tensors do: the grid must hash them from a host copy and
+    # compute on the device, with the NumPy grid's rows.
+    reps = make_reps(L=3)
+    if library == "torch":
+        torch = pytest.importorskip("torch")
+        moved = {k: torch.from_numpy(v) for k, v in reps.items()}
+    else:
+        xs = pytest.importorskip("array_api_strict")
+        moved = {k: xs.asarray(v, device=xs.Device("device1")) for k, v in reps.items()}
+    stats = {"n_permutations": 9, "n_bootstrap": 9, "seed": 0}
+    expected = repalign.grid(reps, ["cka", "rsa"], stats=stats).rows
+    got = repalign.grid(moved, ["cka", "rsa"], stats=stats).rows
+    assert [(r["a"], r["b"], r["hash_a"], r["hash_b"], r["p_value"]) for r in got] == \
+        [(r["a"], r["b"], r["hash_a"], r["hash_b"], r["p_value"]) for r in expected]
+    for g, e in zip(got, expected):
+        assert g["value"] == pytest.approx(e["value"], abs=1e-12)
+        assert (g["ci_low"], g["ci_high"]) == pytest.approx((e["ci_low"], e["ci_high"]), abs=1e-12)
+    assert array_hash(moved["a/l0"]) == array_hash(reps["a/l0"])
+
+
 def test_activation_store_input_matches_dict_input(tmp_path):
     reps = make_reps(L=3)
     with repalign.ActivationStore(tmp_path / "acts", mode="a") as acts:

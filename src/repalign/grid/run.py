@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._array_api import namespace_and_device
+from .._array_api import namespace_and_device, to_numpy
 from .._validation import Interval
 from ..exceptions import DegenerateWarning
 from ..inference.bootstrap import bootstrap_distribution, percentile_interval
@@ -174,9 +174,11 @@ def array_hash(X) -> str:
     """SHA-256 of an array's values: C order, little-endian, its own dtype.
 
     Equal to the ``content_hash`` an :class:`~repalign.ActivationStore` stores for
-    the same values in the same dtype.
+    the same values in the same dtype. Arrays of other libraries or devices
+    (torch on a GPU) are hashed from a host copy of their values; the grid
+    computes them where they live.
     """
-    X = np.asarray(X)
+    X = to_numpy(X)
     return hashlib.sha256(
         np.ascontiguousarray(X, dtype=X.dtype.newbyteorder("<")).data).hexdigest()
 
