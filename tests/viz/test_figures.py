@@ -7,6 +7,7 @@ import pytest
 import repalign
 from repalign.viz import (
     alignment_curve,
+    alignment_curve_from_results,
     classical_mds,
     layer_heatmap,
     model_map,
@@ -215,3 +216,73 @@ def test_alignment_curve_errors():
         alignment_curve(["a"], [1.0], ceiling=(0.6, 0.5))
     with pytest.raises(ValueError, match=r"p_values must have one value per layer"):
         alignment_curve(["a"], [1.0], p_values=[0.1, 0.2])
+
+
+def _brain_rows():
+    """Layers of net (and one of other) against "it": rsa in both orders, ridge both ways."""
+    rows = [  # a symmetric grid stores an unordered pair in either order
+        ("net/conv1", "it", "rsa", 0.10, 0.01, 0.05, 0.15),
+        ("it", "net/conv2", "rsa", 0.30, 0.04, 0.20, 0.40),
+        ("net/fc", "it", "rsa", 0.20, 0.03, 0.10, 0.30),
+        ("net/out", "it", "rsa", 0.05, 0.50, 0.00, 0.10),
+        ("other/fc", "it", "rsa", 0.90, 0.001, 0.80, 0.95),
+        ("net/conv1", "it", "ridge", 0.40, None, None, None),
+        ("it", "net/conv1", "ridge", 0.99, None, None, None),  # it predicting the layer
+        ("net/fc", "it", "ridge", 0.60, None, None, None),
+    ]
+    return pd.DataFrame([{"a": a, "b": b, "measure": m, "params": {}, "value": v,
+                          "p_value": p, "ci_low": lo, "ci_high": hi}
+                         for a, b, m, v, p, lo, hi in rows])
+
+
+def test_alignment_curve_from_results_reads_both_orders_and_corrects_p_values():
+    frame = _brain_rows()
+    figure = alignment_curve_from_results(frame, "it", "rsa", model="net", ceiling=(0.5, 0.7))
+    ax = figure.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["conv1", "conv2", "fc", "out"]
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), [0.10, 0.30, 0.20, 0.05])
+    # Benjamini-Hochberg by hand: sorted p 0.01, 0.03, 0.04, 0.5 against i * 0.05 / 4 =
+    # 0.0125, 0.025, 0.0375, 0.05: only the first is below its threshold.
+    stars = np.asarray(ax.collections[-1].get_offsets())
+    np.testing.assert_array_equal(stars[:, 0], [0])
+    assert "q < 0.05" in [t.get_text() for t in ax.get_legend().get_texts()]
+    segments = ax.collections[0].get_segments()  # the error bars: ci_low to ci_high
+    np.testing.assert_allclose([seg[:, 1] for seg in segments],
+                               [[0.05, 0.15], [0.20, 0.40], [0.10, 0.30], [0.00, 0.10]])
+    uncorrected = alignment_curve_from_results(frame, "it", "rsa", model="net", fdr=False)
+    stars = np.asarray(uncorrected.axes[0].collections[-1].get_offsets())
+    np.testing.assert_array_equal(stars[:, 0], [0, 1, 2])  # p < 0.05 without correction
+
+
+def test_alignment_curve_from_results_keeps_the_layer_first_for_asymmetric_measures():
+    ax = alignment_curve_from_results(_brain_rows(), "it", "ridge").axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["conv1", "fc"]
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), [0.40, 0.60])
+    assert not ax.collections  # no p-values, no intervals: no stars, no error bars
+
+
+def test_alignment_curve_from_results_follows_the_given_layer_order(tmp_path):
+    with repalign.ResultStore(tmp_path / "results.db") as store:
+        for row in _brain_rows().to_dict("records"):
+            row = {k: None if isinstance(v, float) and np.isnan(v) else v for k, v in row.items()}
+            store.put({**row, "hash_a": row["a"], "hash_b": row["b"], "n_stimuli": 92,
+                       "seconds": 0.0, "library_version": "test"})
+    figure = alignment_curve_from_results(tmp_path / "results.db", "it", "rsa", model="net",
+                                          layers=["fc", "conv1"])
+    np.testing.assert_array_equal(figure.axes[0].lines[0].get_ydata(), [0.20, 0.10])
+
+
+def test_alignment_curve_from_results_errors():
+    frame = _brain_rows()
+    with pytest.raises(ValueError, match=r"models \['net', 'other'\]; pass model="):
+        alignment_curve_from_results(frame, "it", "rsa")
+    with pytest.raises(ValueError, match="model='cnn' has no layers compared with target='it'"):
+        alignment_curve_from_results(frame, "it", "rsa", model="cnn")
+    with pytest.raises(ValueError, match="target='v4' has no rsa rows"):
+        alignment_curve_from_results(frame, "v4", "rsa", model="net")
+    with pytest.raises(ValueError, match=r"target='net/conv2' has no ridge rows as b"):
+        alignment_curve_from_results(frame, "net/conv2", "ridge")
+    with pytest.raises(ValueError, match=r"layers \['pool'\] of model 'net' have no rsa row"):
+        alignment_curve_from_results(frame, "it", "rsa", model="net", layers=["fc", "pool"])
+    with pytest.raises(ValueError, match="measure='cka' has no rows"):
+        alignment_curve_from_results(frame, "it", "cka", model="net")

@@ -5,11 +5,11 @@ results.db path) or plain arrays, and never computes a measure itself.
 matplotlib and pandas are imported only when a figure is drawn.
 """
 
-from .curves import alignment_curve
+from .curves import alignment_curve, alignment_curve_from_results
 from .heatmap import layer_heatmap, model_matrix
 from .mds import classical_mds, model_map
 from .rdm import rdm_plot
 from .report import report
 
 __all__ = ["layer_heatmap", "model_matrix", "classical_mds", "model_map", "rdm_plot",
-           "alignment_curve", "report"]
+           "alignment_curve", "alignment_curve_from_results", "report"]

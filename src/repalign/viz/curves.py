@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import new_figure
+from ._common import _select, as_frame, new_figure
 
-__all__ = ["alignment_curve"]
+__all__ = ["alignment_curve", "alignment_curve_from_results"]
 
 
 def _per_layer(name, values, n):
@@ -18,7 +18,7 @@ def _per_layer(name, values, n):
 
 
 def alignment_curve(layers, values, *, ceiling=None, p_values=None, alpha=0.05, ci=None,
-                    ylabel="alignment", title=None):
+                    corrected=False, ylabel="alignment", title=None):
     """Plot alignment with a brain region (or behaviour) against network depth.
 
     Parameters
@@ -36,6 +36,10 @@ def alignment_curve(layers, values, *, ceiling=None, p_values=None, alpha=0.05, 
         The significance level, in (0, 1).
     ci : (array, array), optional
         Lower and upper confidence bounds per layer, drawn as error bars.
+    corrected : bool, default=False
+        Whether ``p_values`` are already corrected for multiple comparisons
+        (e.g. Benjamini-Hochberg q-values from :func:`repalign.fdr`); the
+        legend then says "q < alpha" instead of "p < alpha".
     ylabel, title : str, optional
 
     Returns
@@ -77,10 +81,121 @@ def alignment_curve(layers, values, *, ceiling=None, p_values=None, alpha=0.05, 
         significant = np.flatnonzero(p_values < alpha)
         top = np.nanmax(values) + 0.05 * (np.nanmax(values) - np.nanmin(values) or 1.0)
         ax.scatter(x[significant], np.full(significant.size, top), marker="*", color="k",
-                   label=f"p < {alpha:g}")
+                   label=f"{'q' if corrected else 'p'} < {alpha:g}")
     ax.set_xticks(x, layers, rotation=45, ha="right", fontsize="small")
     ax.set_xlabel("layer")
     ax.set_ylabel(ylabel)
     ax.set_title(title or "")
     ax.legend(fontsize="small")
     return figure
+
+
+def alignment_curve_from_results(results, target, measure, *, model=None, params=None,
+                                 layers=None, ceiling=None, alpha=0.05, fdr=True, title=None):
+    """The alignment curve of one model's layers with one target, read from result rows.
+
+    The rows pairing ``target`` (a brain region, a behavioural embedding: any
+    representation of the grid) with the layers ``"model/<layer>"`` give the
+    curve; their ``p_value`` column gives the significance marks and their
+    ``ci_low`` / ``ci_high`` columns the error bars, where the grid computed
+    statistics.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame, ResultStore or path of a results.db
+        Result rows with at least ``a``, ``b``, ``measure``, ``params``, ``value``.
+    target : str
+        The representation every layer is compared with.
+    measure : str
+        The measure to show.
+    model : str, optional
+        The model whose layers form the curve. Required when the target was
+        compared with layers of several models.
+    params : dict, optional
+        Which parameters, when the measure was run with several settings.
+    layers : sequence of str, optional
+        The layers (names without the ``"model/"`` prefix) and their order;
+        default: those in the results, in order of first appearance.
+    ceiling : (float, float), optional
+        The target's noise ceiling (e.g. from :func:`repalign.noise_ceiling`),
+        drawn as a band; result rows do not hold it.
+    alpha : float, default=0.05
+    fdr : bool, default=True
+        Correct the layers' p-values as one family (Benjamini-Hochberg,
+        :func:`repalign.fdr`) before marking those below ``alpha``.
+    title : str, optional
+        Default: ``"<model> vs <target> (<measure>)"``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        As :func:`alignment_curve`.
+
+    Notes
+    -----
+    A symmetric measure's grid stores each unordered pair once, in either
+    order, so both ``(layer, target)`` and ``(target, layer)`` rows are read.
+    For an asymmetric measure (ridge, semi_match, PWCCA) only the rows with
+    the layer first count: the layer predicts (or is matched to) the target,
+    the Brain-Score direction.
+
+    References
+    ----------
+    Schrimpf et al. (2018). Brain-Score: which artificial neural network for
+    object recognition is most brain-like? bioRxiv 407007 (per-layer scores
+    against a region's ceiling).
+    """
+    import pandas as pd
+
+    from ..inference.multiple import fdr as benjamini_hochberg
+    from ..measures import get
+
+    frame = _select(as_frame(results), measure, params).reset_index(drop=True)
+    ordered = frame[frame["b"] == target].assign(layer=lambda f: f["a"])
+    if get(measure).symmetric:
+        mirrored = frame[frame["a"] == target].assign(layer=lambda f: f["b"])
+        ordered = pd.concat([ordered, mirrored[~mirrored["layer"].isin(ordered["layer"])]]
+                            ).sort_index()  # the order of the results
+    ordered = ordered[ordered["layer"] != target]
+    if ordered.empty:
+        direction = "" if get(measure).symmetric else " as b (the layer as a)"
+        raise ValueError(f"target={target!r} has no {measure} rows{direction} in the "
+                         f"results; names: {sorted(set(frame['a']) | set(frame['b']))[:10]}")
+    models = list(dict.fromkeys(name.split("/", 1)[0] for name in ordered["layer"]
+                                if "/" in name))
+    if model is None:
+        if len(models) != 1:
+            raise ValueError(f"target={target!r} was compared with the layers of models "
+                             f"{models}; pass model= to choose one")
+        model = models[0]
+    elif model not in models:
+        raise ValueError(f"model={model!r} has no layers compared with target={target!r}; "
+                         f"models: {models}")
+    prefix = f"{model}/"
+    mine = ordered[ordered["layer"].str.startswith(prefix)]
+    by_layer = {name[len(prefix):]: row for name, row in zip(mine["layer"],
+                                                             mine.to_dict("records"))}
+    if layers is None:
+        layers = list(by_layer)
+    else:
+        layers = [str(layer) for layer in layers]
+        missing = [layer for layer in layers if layer not in by_layer]
+        if missing:
+            raise ValueError(f"layers {missing} of model {model!r} have no {measure} row "
+                             f"with target={target!r}; stored: {list(by_layer)}")
+    rows = [by_layer[layer] for layer in layers]
+
+    def column(name):
+        return np.array([np.nan if row.get(name) is None else float(row[name])
+                         for row in rows])
+
+    p_values, ci = column("p_value"), (column("ci_low"), column("ci_high"))
+    if np.isnan(p_values).all():
+        p_values = None
+    elif fdr:
+        _, p_values = benjamini_hochberg(p_values, alpha)
+    if np.isnan(ci[0]).all() or np.isnan(ci[1]).all():
+        ci = None
+    return alignment_curve(layers, column("value"), ceiling=ceiling, p_values=p_values,
+                           alpha=alpha, ci=ci, corrected=fdr and p_values is not None,
+                           ylabel=measure, title=title or f"{model} vs {target} ({measure})")
