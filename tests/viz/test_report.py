@@ -10,6 +10,7 @@ import pytest
 
 import repalign
 from repalign.viz import alignment_curve, rdm_plot
+from repalign.viz._common import as_frame
 
 pytest.importorskip("matplotlib")
 
@@ -42,7 +43,12 @@ def test_report_is_one_self_contained_file_with_the_values(tmp_path):
     assert list(tmp_path.iterdir()) == [out]
     text = out.read_text(encoding="utf-8")
     images = _check_self_contained(text)
-    assert len(images) == 2  # default: one matrix per (measure, params) with 2+ names
+    # default: one matrix per (measure, params) with 2+ names, and the curve of
+    # net's two layers against the target "it" (no model map: a pair is missing)
+    captions = re.findall(r"<figcaption>(.*?)</figcaption>", text)
+    spearman = "rsa {&quot;compare&quot;:&quot;spearman&quot;}"
+    assert captions == ["cka", spearman, f"net vs it, {spearman}"]
+    assert len(images) == 3
     for value in ("0.8125", "0.3141", "0.2011", "0.4023", "0.0049", "0.0312", "92"):
         assert f">{value}<" in text
     assert "<title>Digits &amp; IT</title>" in text
@@ -50,6 +56,43 @@ def test_report_is_one_self_contained_file_with_the_values(tmp_path):
     assert re.search(r"<td>numpy</td><td>" + re.escape(np.__version__), text)
     assert f"<td>repalign</td><td>{repalign.__version__}</td>" in text
     assert re.search(r"Created \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", text)
+
+
+def test_default_figures_show_what_a_grid_with_a_target_holds():
+    from repalign.viz.report import _default_figures
+
+    rng = np.random.default_rng(0)
+    names = [f"{m}/{layer}" for m in ("m0", "m1", "m2") for layer in ("c1", "c2", "fc")]
+    names.append("it")
+    rows = [{"a": a, "b": b, "measure": measure, "params": "{}",
+             "value": float(rng.uniform()), "p_value": float(rng.uniform())}
+            for measure in ("cka", "procrustes") for i, a in enumerate(names)
+            for b in names[i:]]
+    rows += [{"a": name, "b": "it", "measure": "ridge", "params": {"cv": 5},
+              "value": float(rng.uniform()), "p_value": None}
+             for name in names[:3]]
+    figures = _default_figures(as_frame(pd.DataFrame(rows)))
+    assert list(figures) == [
+        "cka", "procrustes", 'ridge {"cv":5}',  # representation matrices
+        "model map, cka", "model map, procrustes",  # every pair present
+        "cka: m0 x m1", "cka: m0 x m2",  # heatmaps from the first measure
+        "m0 vs it, cka", "m1 vs it, cka", "m2 vs it, cka",  # curves: first measure per model
+    ]
+    curve = figures["m1 vs it, cka"].axes[0]
+    expected = [next(r["value"] for r in rows if r["measure"] == "cka" and r["b"] == "it"
+                     and r["a"] == f"m1/{layer}") for layer in ("c1", "c2", "fc")]
+    np.testing.assert_array_equal(curve.lines[0].get_ydata(), expected)
+
+
+def test_default_curves_and_heatmaps_are_capped():
+    from repalign.viz.report import MAX_DEFAULT_PANELS, _default_figures
+
+    names = [f"m{k}/l{j}" for k in range(9) for j in range(2)] + ["it", "v4"]
+    rows = [{"a": a, "b": b, "measure": "rsa", "params": "{}", "value": 0.5}
+            for i, a in enumerate(names) for b in names[i + 1:]]
+    captions = list(_default_figures(as_frame(pd.DataFrame(rows))))
+    assert sum(" x " in c for c in captions) == MAX_DEFAULT_PANELS
+    assert sum(" vs " in c for c in captions) == MAX_DEFAULT_PANELS
 
 
 def test_report_takes_given_figures_and_a_store(tmp_path):

@@ -29,8 +29,9 @@ def as_frame(results):
     Returns
     -------
     pandas.DataFrame
-        The rows, with ``params`` as canonical JSON strings (sorted keys), so
-        that rows can be grouped by their parameters.
+        The rows, with ``params`` as the result store's canonical JSON text
+        (:func:`repalign.store.results.canonical_params`), so that rows can be
+        grouped and selected by their parameters.
     """
     import pandas as pd
 
@@ -55,9 +56,17 @@ def as_frame(results):
         raise ValueError(f"results lack the columns {missing}; expected at least "
                          f"{list(REQUIRED)}, got {list(frame.columns)}")
     frame = frame.copy()
-    frame["params"] = [p if isinstance(p, str) else json.dumps(p or {}, sort_keys=True)
-                       for p in frame["params"]]
+    frame["params"] = [_canonical(p) for p in frame["params"]]
     return frame
+
+
+def _canonical(params) -> str:
+    """Parameters (a dict, JSON text or None) as the result store's canonical JSON."""
+    from ..store.results import canonical_params
+
+    if isinstance(params, str):
+        params = json.loads(params)
+    return canonical_params(params or {})
 
 
 def new_figure(figsize=(6.0, 5.0)):
@@ -78,7 +87,7 @@ def _select(frame, measure, params):
         raise ValueError(f"measure={measure!r} has no rows; the results hold "
                          f"{sorted(frame['measure'].unique())}")
     if params is not None:
-        wanted = json.dumps(params, sort_keys=True)
+        wanted = _canonical(params)
         rows = rows[rows["params"] == wanted]
         if rows.empty:
             raise ValueError(f"measure={measure!r} has no rows with params={wanted}; "

@@ -90,6 +90,25 @@ def alignment_curve(layers, values, *, ceiling=None, p_values=None, alpha=0.05, 
     return figure
 
 
+def target_rows(frame, target, symmetric):
+    """The rows of one measure pairing ``target`` with another representation.
+
+    ``frame`` holds one measure at one setting (as :func:`~._common._select`
+    returns). The result has a ``layer`` column naming the other side, in the
+    order of the rows: rows ``(layer, target)``, and for a symmetric measure
+    also ``(target, layer)`` where the pair is not stored the other way.
+    """
+    import pandas as pd
+
+    frame = frame.reset_index(drop=True)
+    ordered = frame[frame["b"] == target].assign(layer=lambda f: f["a"])
+    if symmetric:
+        mirrored = frame[frame["a"] == target].assign(layer=lambda f: f["b"])
+        ordered = pd.concat([ordered, mirrored[~mirrored["layer"].isin(ordered["layer"])]]
+                            ).sort_index()
+    return ordered[ordered["layer"] != target]
+
+
 def alignment_curve_from_results(results, target, measure, *, model=None, params=None,
                                  layers=None, ceiling=None, alpha=0.05, fdr=True, title=None):
     """The alignment curve of one model's layers with one target, read from result rows.
@@ -145,18 +164,11 @@ def alignment_curve_from_results(results, target, measure, *, model=None, params
     object recognition is most brain-like? bioRxiv 407007 (per-layer scores
     against a region's ceiling).
     """
-    import pandas as pd
-
     from ..inference.multiple import fdr as benjamini_hochberg
     from ..measures import get
 
-    frame = _select(as_frame(results), measure, params).reset_index(drop=True)
-    ordered = frame[frame["b"] == target].assign(layer=lambda f: f["a"])
-    if get(measure).symmetric:
-        mirrored = frame[frame["a"] == target].assign(layer=lambda f: f["b"])
-        ordered = pd.concat([ordered, mirrored[~mirrored["layer"].isin(ordered["layer"])]]
-                            ).sort_index()  # the order of the results
-    ordered = ordered[ordered["layer"] != target]
+    frame = _select(as_frame(results), measure, params)
+    ordered = target_rows(frame, target, get(measure).symmetric)
     if ordered.empty:
         direction = "" if get(measure).symmetric else " as b (the layer as a)"
         raise ValueError(f"target={target!r} has no {measure} rows{direction} in the "

@@ -11,6 +11,8 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
+
 from ._common import as_frame
 
 __all__ = ["report"]
@@ -53,16 +55,63 @@ def _number(value) -> str:
     return "" if value != value else f"{value:.4g}"
 
 
-def _default_figures(frame):
-    """A representation x representation matrix per measure with two or more names."""
-    from .heatmap import model_matrix
+#: The most layer heatmaps, and the most alignment curves, a default report draws.
+MAX_DEFAULT_PANELS = 6
 
-    figures = {}
+
+def _default_figures(frame):
+    """The figures of a report given none: what the results can show, bounded in number.
+
+    - per measure (and setting) relating two or more representations: their
+      matrix (:func:`~repalign.viz.model_matrix`), and the MDS model map
+      (:func:`~repalign.viz.model_map`) where every pair of three or more
+      representations is present;
+    - for the first measure relating the layers (``"model/layer"`` names) of two
+      or more models: layer x layer heatmaps of the first model against each
+      other one;
+    - for each target (a name without ``"/"``, e.g. a brain region) compared with
+      two or more layers of a model: that model's alignment curve, from the
+      first measure that relates them.
+
+    At most :data:`MAX_DEFAULT_PANELS` heatmaps and as many curves.
+    """
+    from ..measures import get, list_measures
+    from ._common import measure_matrix
+    from .curves import alignment_curve_from_results, target_rows
+    from .heatmap import layer_heatmap, model_matrix
+    from .mds import model_map
+
+    registered = {record.name for record in list_measures()}
+    matrices, maps, heatmaps, curves = {}, {}, {}, {}
     for (measure, params), rows in frame.groupby(["measure", "params"], sort=False):
-        if len(set(rows["a"]) | set(rows["b"])) > 1:
-            label = measure if params == "{}" else f"{measure} {params}"
-            figures[label] = model_matrix(rows, measure)
-    return figures
+        names = list(dict.fromkeys([*rows["a"], *rows["b"]]))
+        if len(names) < 2:
+            continue
+        label = measure if params == "{}" else f"{measure} {params}"
+        setting = json.loads(params)
+        matrices[label] = model_matrix(rows, measure)
+        _, _, values = measure_matrix(rows, measure)
+        off_diagonal = values[~np.eye(len(names), dtype=bool)]
+        if measure in registered and len(names) >= 3 and not np.isnan(off_diagonal).any():
+            maps[f"model map, {label}"] = model_map(rows, measure)
+        models = list(dict.fromkeys(n.split("/", 1)[0] for n in names if "/" in n))
+        if len(models) >= 2 and not heatmaps:
+            for other in models[1:MAX_DEFAULT_PANELS + 1]:
+                heatmaps[f"{label}: {models[0]} x {other}"] = layer_heatmap(
+                    rows, models[0], other, measure, params=setting)
+        if measure not in registered:
+            continue
+        for target in (n for n in names if "/" not in n):
+            layers = target_rows(rows, target, get(measure).symmetric)["layer"]
+            for model in models:
+                key = (target, model)
+                if (len(curves) < MAX_DEFAULT_PANELS and key not in curves
+                        and layers.str.startswith(f"{model}/").sum() >= 2):
+                    curves[key] = (label, alignment_curve_from_results(
+                        rows, target, measure, model=model, params=setting))
+    return {**matrices, **maps, **heatmaps,
+            **{f"{model} vs {target}, {label}": figure
+               for (target, model), (label, figure) in curves.items()}}
 
 
 def _table(header, rows, numeric=()):
@@ -89,15 +138,25 @@ def report(results, path, *, title="repalign report", figures=None):
         The HTML file to write; its folder must exist.
     title : str, default="repalign report"
     figures : dict of str to matplotlib Figure, or sequence of Figure, optional
-        The figures to embed (as base64 PNG), keyed by caption. Default: a
-        representation x representation matrix per measure
-        (:func:`repalign.viz.model_matrix`).
+        The figures to embed (as base64 PNG), keyed by caption. Default:
+        what the results can show (see Notes).
 
     Returns
     -------
     pathlib.Path
         ``path``. The file references nothing outside itself: no scripts, no
         style sheets, every image a ``data:`` URI.
+
+    Notes
+    -----
+    Without ``figures``, the report draws, from the rows alone: each measure's
+    representation matrix; its MDS model map where every pair of three or more
+    representations is present; layer x layer heatmaps of the first model
+    against each other one (names ``"model/layer"``); and, for each target
+    named without ``"/"`` (a brain region, a behavioural embedding), the
+    alignment curve of each model's layers, with the rows' CIs and
+    FDR-corrected significance marks. Heatmaps and curves are capped at
+    ``MAX_DEFAULT_PANELS`` each.
 
     Examples
     --------
