@@ -129,7 +129,8 @@ def part_cka20(L, n, d, repeats, sample):
         "|---|---:|---:|",
         f"| `repalign.grid(reps, ['cka'], pairs=<{len(pairs)} pairs>)`, serial, best of "
         f"{repeats} | **{t_grid:.3g}** | {t_grid / floor:.2f} |",
-        f"| of which: {L} x `prepare` (centre, norm) | {t_prepare:.3g} | |",
+        f"| of which: {L} x `prepare` (centring; the norms come from the block's "
+        f"diagonal) | {t_prepare:.3g} | |",
         f"| of which: one `pair_block` of the {L} states | {t_block:.3g} | "
         f"{t_block / floor:.2f} |",
         f"| GEMM floor: {floor_flops / 1e9:.1f} GFLOP / {rate / 1e9:.1f} GFLOP/s | "

@@ -52,6 +52,26 @@ def test_permute_keeps_the_state_metadata():
     np.testing.assert_array_equal(state.data["features"], m.prepare(X).data["features"])
 
 
+def test_deferred_cka_norm_is_computed_once_for_all_permutations(monkeypatch):
+    """Biased linear CKA computes ``||X_c^T X_c||_F`` at first use; permuting the
+    state computes it on the original once, and every permuted copy carries it."""
+    from repalign.measures.cka import CKA
+
+    m = repalign.get("cka")
+    X, _ = correlated_pair()
+    state = m.prepare(X)
+    assert "norm" not in state.data
+    calls = []
+    original = CKA._inner
+    monkeypatch.setattr(CKA, "_inner", lambda self, *a: calls.append(1) or original(self, *a))
+    rng = np.random.default_rng(0)
+    copies = [m.permute(state, rng.permutation(X.shape[0])) for _ in range(5)]
+    assert len(calls) == 1
+    Xc = X - X.mean(0)
+    for copy in copies:
+        assert copy.data["norm"] == pytest.approx(np.linalg.norm(Xc.T @ Xc), rel=1e-13)
+
+
 @pytest.mark.parametrize("name", sorted(NOT_PERMUTABLE))
 def test_order_dependent_preparations_do_not_permute(name):
     m = repalign.get(name)

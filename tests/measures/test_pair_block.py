@@ -110,6 +110,26 @@ def test_cka_routes_equal_pair_and_the_closed_form(params, dims, route, memory, 
         np.testing.assert_allclose(square, closed, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("dims", [(3, 5, 4, 6), (20, 35, 28, 31)], ids=["features", "grams"])
+def test_biased_linear_cka_norms_are_read_off_a_fresh_square_block(dims):
+    """Prepared biased linear states defer ``||X_c^T X_c||_F``; a square block fills it
+    from its diagonal, equal to NumPy's norm of the centred cross product."""
+    m = repalign.get("cka")
+    reps = representations(50, dims)
+    states = [m.prepare(X) for X in reps]
+    assert not any("norm" in s.data for s in states)
+    square = m.pair_block(states, states)
+    for X, state in zip(reps, states):
+        Xc = X - X.mean(0)
+        assert state.data["norm"] == pytest.approx(np.linalg.norm(Xc.T @ Xc), rel=1e-13)
+    closed = np.array([[linear_cka(X, Y) for Y in reps] for X in reps])
+    np.testing.assert_allclose(square, closed, rtol=0, atol=1e-12)
+    # a rectangle of fresh states computes the norms it lacks
+    fresh = [m.prepare(X) for X in reps]
+    np.testing.assert_allclose(m.pair_block(fresh[:2], fresh[2:]), closed[:2, 2:],
+                               rtol=0, atol=1e-12)
+
+
 def test_cka_feature_route_chunked_by_stimuli(monkeypatch):
     m = repalign.get("cka", estimator="unbiased")
     states = [m.prepare(X) for X in representations(200, (2, 3, 2))]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import array_api_compat
 import numpy as np
 
-from .._array_api import to_numpy
+from .._array_api import namespace_and_device, to_numpy
 from .._validation import Interval, Options
 from ..exceptions import DegenerateWarning
 from ._base import DTYPE, Measure, Prepared
@@ -83,6 +83,9 @@ class CKA(Measure):
     Linear CKA with fewer features than stimuli never forms an n x n matrix:
     ``prepare`` centres the features and ``pair`` computes
     ``||X_c^T Y_c||_F^2 / (||X_c^T X_c||_F ||Y_c^T Y_c||_F)`` in O(n d_x d_y).
+    With the biased estimator the norm ``||X_c^T X_c||_F`` (O(n d^2)) is
+    computed at a state's first pairing and kept in the state; a grid reads it
+    off the diagonal of its block of pairs instead, so preparing is O(n d).
     With at least as many features as stimuli it stores the centred (biased)
     or U-centred (unbiased) Gram matrix, and a pair costs O(n^2).
 
@@ -117,7 +120,8 @@ class CKA(Measure):
         "Song, Smola, Gretton, Bedo & Borgwardt (2012). Feature selection via "
         "dependence maximization. JMLR 13.",
     )
-    cost = "linear: prepare O(n d^2), pair O(n d_x d_y) (d < n) or O(n^2); rbf: O(n^2 d), O(n^2)"
+    cost = ("linear: prepare O(n d^2) (biased, d < n: O(n d), the norm at the first pair), "
+            "pair O(n d_x d_y) (d < n) or O(n^2); rbf: O(n^2 d), O(n^2)")
     _constraints = {
         "kernel": Options("linear", "rbf"),
         "sigma_frac": Interval(0, None, closed="neither"),
@@ -167,13 +171,47 @@ class CKA(Measure):
             D2 /= -2 * sigma**2  # the kernel is computed in place in D2
             K = np.exp(D2, out=D2) if array_api_compat.is_numpy_array(D2) else xp.exp(D2)
             data = {"gram": self._center(K, xp)}
-        self_inner = float(self._inner(data, data, n, xp))
-        if not self_inner > 0:
-            what = ("does not vary across stimuli" if self.estimator == "biased"
-                    else "has a non-positive unbiased self-HSIC (too few stimuli?)")
-            raise ValueError(f"X {what}; CKA is undefined")
-        data["norm"] = self_inner ** 0.5
+        if self._deferred_norm(data):
+            # The self inner product ||X_c^T X_c||_F^2 (an n d^2 SYRK) waits for the
+            # first pairing, and a block of pairs of a list with itself reads it off
+            # its diagonal for free; only the cheap test of variation is done here.
+            if not bool(xp.any(data["features"] != 0)):
+                raise ValueError(f"X {self._undefined}; CKA is undefined")
+            return data
+        data["norm"] = self._norm_from(float(self._inner(data, data, n, xp)))
         return data
+
+    def _deferred_norm(self, data) -> bool:
+        """Whether the state's norm is computed on first use (biased, feature form)."""
+        return self.estimator == "biased" and "features" in data
+
+    @property
+    def _undefined(self) -> str:
+        return ("does not vary across stimuli" if self.estimator == "biased"
+                else "has a non-positive unbiased self-HSIC (too few stimuli?)")
+
+    def _norm_from(self, self_inner: float) -> float:
+        """``sqrt(<K_c, K_c>)``, refusing a representation whose CKA is undefined."""
+        if not self_inner > 0:
+            raise ValueError(f"X {self._undefined}; CKA is undefined")
+        return self_inner ** 0.5
+
+    def _norm(self, state: Prepared, xp) -> float:
+        """The state's ``sqrt(<K_c, K_c>)``, computed and stored on first use."""
+        norm = state.data.get("norm")
+        if norm is None:
+            norm = self._norm_from(float(self._inner(state.data, state.data,
+                                                     state.n_stimuli, xp)))
+            state.data["norm"] = norm
+        return norm
+
+    def permute(self, state: Prepared, perm) -> Prepared:
+        # The norm does not depend on the order of the stimuli: computed once here,
+        # it is carried by every permuted copy instead of being recomputed by each.
+        self._check_state("permute", "state", state)
+        if self._deferred_norm(state.data):
+            self._norm(state, namespace_and_device(*state.arrays())[0])
+        return super().permute(state, perm)
 
     def _center(self, K, xp):
         return u_center(K, xp) if self.estimator == "unbiased" else double_center(K, xp)
@@ -203,7 +241,7 @@ class CKA(Measure):
                 "close to 1 in this regime; prefer estimator='unbiased'",
                 DegenerateWarning, stacklevel=3,
             )
-        return self._inner(a.data, b.data, n, xp) / (a.data["norm"] * b.data["norm"])
+        return self._inner(a.data, b.data, n, xp) / (self._norm(a, xp) * self._norm(b, xp))
 
     # ------------------------------------------------------------------ blocks of pairs
     @property
@@ -246,9 +284,14 @@ class CKA(Measure):
             inner = self._feature_block(states_a, None if same else states_b, n, xp, memory)
         else:
             inner = self._gram_block(states_a, None if same else states_b, n, xp, memory)
-        norm_a = np.array([s.data["norm"] for s in states_a])
-        norm_b = np.array([s.data["norm"] for s in states_b])
-        return to_numpy(inner, xp) / (norm_a[:, None] * norm_b[None, :])
+        inner = to_numpy(inner, xp)
+        if same:  # the diagonal holds each state's <K_c, K_c>: deferred norms for free
+            for k, state in enumerate(states_a):
+                if "norm" not in state.data:
+                    state.data["norm"] = self._norm_from(float(inner[k, k]))
+        norm_a = np.array([self._norm(s, xp) for s in states_a])
+        norm_b = np.array([self._norm(s, xp) for s in states_b])
+        return inner / (norm_a[:, None] * norm_b[None, :])
 
     def _warn_block(self, states_a, states_b, mask, n):
         """The warning of :meth:`_pair`, once per block."""
