@@ -206,8 +206,12 @@ class CKA(Measure):
         return norm
 
     def permute(self, state: Prepared, perm) -> Prepared:
-        # The norm does not depend on the order of the stimuli: computed once here,
-        # it is carried by every permuted copy instead of being recomputed by each.
+        """As :meth:`Measure.permute`; a deferred norm is first computed on ``state``.
+
+        The norm does not depend on the order of the stimuli: computed once on the
+        original, it is carried by every permuted copy instead of being recomputed
+        by each (a permutation test permutes one state many times).
+        """
         self._check_state("permute", "state", state)
         if self._deferred_norm(state.data):
             self._norm(state, namespace_and_device(*state.arrays())[0])
