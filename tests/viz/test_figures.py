@@ -294,11 +294,10 @@ def test_params_select_rows_read_back_from_a_result_store(tmp_path):
     frame = _brain_rows()
     with repalign.ResultStore(tmp_path / "results.db") as store:
         for row in frame[frame["measure"] == "rsa"].to_dict("records"):
-            store.put({"a": row["a"], "b": row["b"], "hash_a": row["a"], "hash_b": row["b"],
-                       "measure": "rsa", "params": {"compare": "spearman"},
-                       "value": row["value"], "n_stimuli": 92, "seconds": 0.0})
-            store.put({"a": row["a"], "b": row["b"], "hash_a": row["a"], "hash_b": row["b"],
-                       "measure": "rsa", "params": {"compare": "pearson"},
-                       "value": -row["value"], "n_stimuli": 92, "seconds": 0.0})
+            for compare, sign in (("spearman", 1), ("pearson", -1)):
+                store.put({"a": row["a"], "b": row["b"], "hash_a": row["a"],
+                           "hash_b": row["b"], "measure": "rsa",
+                           "params": {"compare": compare}, "value": sign * row["value"],
+                           "n_stimuli": 92, "seconds": 0.0})
     figure = model_matrix(tmp_path / "results.db", "rsa", params={"compare": "pearson"})
     assert np.nanmax(figure.axes[0].images[0].get_array()) <= 0

@@ -168,9 +168,10 @@ def alignment_curve_from_results(results, target, measure, *, model=None, params
     from ..measures import get
 
     frame = _select(as_frame(results), measure, params)
-    ordered = target_rows(frame, target, get(measure).symmetric)
+    symmetric = get(measure, **(params or {})).symmetric
+    ordered = target_rows(frame, target, symmetric)
     if ordered.empty:
-        direction = "" if get(measure).symmetric else " as b (the layer as a)"
+        direction = "" if symmetric else " as b (the layer as a)"
         raise ValueError(f"target={target!r} has no {measure} rows{direction} in the "
                          f"results; names: {sorted(set(frame['a']) | set(frame['b']))[:10]}")
     models = list(dict.fromkeys(name.split("/", 1)[0] for name in ordered["layer"]

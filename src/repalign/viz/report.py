@@ -101,8 +101,9 @@ def _default_figures(frame):
                     rows, models[0], other, measure, params=setting)
         if measure not in registered:
             continue
+        symmetric = get(measure, **setting).symmetric
         for target in (n for n in names if "/" not in n):
-            layers = target_rows(rows, target, get(measure).symmetric)["layer"]
+            layers = target_rows(rows, target, symmetric)["layer"]
             for model in models:
                 key = (target, model)
                 if (len(curves) < MAX_DEFAULT_PANELS and key not in curves
