@@ -151,3 +151,54 @@ def test_bracketed_median_of_long_vectors_equals_numpys(layout):
         v[::4] = 1e6 + np.arange(v[::4].shape[0])
     for w in (v, v[:-1].copy()):  # odd and even length
         assert median(w.copy(), xp) == np.median(w)
+
+
+@pytest.fixture(params=[None, 7 * 801], ids=["default blocks", "blocks of 7 rows"])
+def block_entries(request, monkeypatch):
+    from repalign.measures import _kernels
+
+    if request.param is not None:
+        monkeypatch.setattr(_kernels, "_BLOCK_ENTRIES", request.param)
+    return request.param
+
+
+@pytest.mark.parametrize("n", [800, 801])  # 319600 and 320400 entries above the diagonal
+@pytest.mark.parametrize("layout", ["random", "few values", "missed bracket"])
+def test_median_above_the_diagonal_equals_numpys_without_touching_the_matrix(
+        block_entries, monkeypatch, n, layout):
+    from repalign.measures import _kernels
+
+    X = rng.standard_normal((n, 3))
+    M = cdist(X, X)
+    if layout == "few values":
+        M = np.round(M)
+    elif layout == "missed bracket":  # a sample far from the median: the exact fallback
+        monkeypatch.setattr(_kernels, "_upper_sample", lambda M: np.full(70_000, 1e9))
+    M[np.tril_indices(n, -1)] = -1.0  # below the diagonal: never counted
+    before = M.copy()
+    values = pdist(X) if layout != "few values" else np.round(pdist(X))
+    assert median(M, xp, above_diagonal=True) == np.median(values)
+    assert median(M, xp, transform=np.sqrt, above_diagonal=True) == pytest.approx(
+        np.median(np.sqrt(values)), rel=1e-15, abs=0)
+    np.testing.assert_array_equal(M, before)
+
+
+def test_median_above_the_diagonal_of_a_small_matrix():
+    M = rng.random((9, 9))
+    assert median(M, xp, above_diagonal=True) == np.median(M[np.triu_indices(9, 1)])
+
+
+def test_blocked_distances_and_centrings_equal_their_formulas(block_entries):
+    n = 801
+    X = rng.standard_normal((n, 5)) + 3
+    D = squared_distances(X, xp)
+    np.testing.assert_allclose(D, cdist(X, X, "sqeuclidean"), atol=1e-12)
+    assert np.all(np.diag(D) == 0)
+    H = np.eye(n) - 1 / n
+    K = np.exp(-D / 10)
+    np.testing.assert_allclose(double_center(K.copy(), xp), H @ K @ H, atol=1e-13)
+    K0 = K - np.diag(np.diag(K))
+    r = K0.sum(axis=1)
+    expected = K0 - (r[:, None] + r[None, :]) / (n - 2) + r.sum() / ((n - 1) * (n - 2))
+    np.fill_diagonal(expected, 0)
+    np.testing.assert_allclose(u_center(K.copy(), xp), expected, atol=1e-13)

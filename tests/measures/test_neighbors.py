@@ -377,3 +377,18 @@ def test_neighbour_lists_are_integer_indices():
     X = np.random.default_rng(0).standard_normal((50, 3)).astype(np.float32)
     idx = repalign.get("mutual_knn").prepare(X).data["neighbors"]
     assert np.issubdtype(idx.dtype, np.integer) and idx.shape == (50, 10)
+
+
+@pytest.mark.parametrize("k", [1, 4, 57])
+@pytest.mark.parametrize("entries", [1, 7 * 59, 10**6])
+def test_neighbour_lists_do_not_depend_on_the_row_blocks(monkeypatch, k, entries):
+    """Blocks of 1 row, of 7 rows (the last one short) and one block for all rows."""
+    from repalign.measures import _kernels
+
+    S, stable = tied_similarities()
+    monkeypatch.setattr(_kernels, "_BLOCK_ENTRIES", entries)
+    np.testing.assert_array_equal(nearest_others(S, k, anp), stable[:, :k])
+    rng = np.random.default_rng(k)
+    C = cosine_similarities(rng.standard_normal((59, 5)), anp)  # no ties: the fast path
+    expected = np.argsort(3 * np.eye(59) - C, axis=1, kind="stable")[:, :k]
+    np.testing.assert_array_equal(nearest_others(C, k, anp), expected)

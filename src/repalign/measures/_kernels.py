@@ -12,18 +12,49 @@ import array_api_compat
 import numpy as np
 from array_api_compat import device
 
+from ._blocks import chunk_bounds
+
 __all__ = [
+    "row_blocks",
     "center_columns",
     "double_center",
     "u_center",
     "squared_distances",
     "upper_triangle",
     "median",
+    "rbf_kernel",
     "orthonormal_basis",
     "frobenius_inner",
     "flat_dot",
     "require_variation",
 ]
+
+
+# Entries per block of rows in the NumPy passes over n x n matrices (4 MiB of
+# float64): a block's temporaries stay in cache, and no pass allocates an n x n
+# temporary (at n = 10,000 each fresh n x n array costs its first touch, page
+# faults that took 0.05 to 2 s per 800 MB on the development machine).
+_BLOCK_ENTRIES = 1 << 19
+
+
+def row_blocks(n_rows: int, n_cols: int) -> list[slice]:
+    """``range(n_rows)`` as slices of at most ``_BLOCK_ENTRIES / n_cols`` rows (at least 1)."""
+    return [slice(*bounds) for bounds in chunk_bounds(n_rows, _BLOCK_ENTRIES // max(n_cols, 1))]
+
+
+def _subtract_outer(K, r, c, shift, xp):
+    """``K - r 1^T - 1 c^T + shift`` in place (block by block on NumPy)."""
+    if not array_api_compat.is_numpy_array(K):
+        K -= r[:, None]
+        K -= c[None, :]
+        K += shift
+        return K
+    for rows in row_blocks(*K.shape):
+        block = K[rows]
+        block -= r[rows, None]
+        block -= c[None, :]
+        block += shift
+    return K
 
 
 def center_columns(X, xp):
@@ -37,13 +68,8 @@ def double_center(K, xp):
     ``K`` (a fresh n x n temporary at every caller) is overwritten and returned,
     so that no other n x n array is allocated.
     """
-    row = xp.mean(K, axis=1, keepdims=True)
-    col = xp.mean(K, axis=0, keepdims=True)
-    total = xp.mean(K)
-    K -= row
-    K -= col
-    K += total
-    return K
+    row = xp.mean(K, axis=1)
+    return _subtract_outer(K, row, xp.mean(K, axis=0), xp.mean(row), xp)
 
 
 def _zero_diagonal(K, xp):
@@ -71,10 +97,8 @@ def u_center(K, xp):
     K0 = _zero_diagonal(K, xp)
     rows = xp.sum(K0, axis=1)
     total = xp.sum(rows)
-    K0 -= rows[:, None] / (n - 2)
-    K0 -= rows[None, :] / (n - 2)
-    K0 += total / ((n - 1) * (n - 2))
-    return _zero_diagonal(K0, xp)
+    scaled = rows / (n - 2)
+    return _zero_diagonal(_subtract_outer(K0, scaled, scaled, total / ((n - 1) * (n - 2)), xp), xp)
 
 
 def squared_distances(X, xp):
@@ -82,18 +106,36 @@ def squared_distances(X, xp):
 
     Computed from the Gram matrix of the centred rows (distances are
     translation-invariant and centring reduces cancellation), in place in that
-    one n x n array.
+    one n x n array: ``||x_i||^2 + ||x_j||^2 - 2 x_i . x_j``. On NumPy this
+    runs block by block in one pass and the diagonal is exactly 0.
     """
     Xc = center_columns(X, xp)
     sq = xp.sum(Xc * Xc, axis=1)
     D = Xc @ Xc.T
+    if array_api_compat.is_numpy_array(D):
+        for rows in row_blocks(*D.shape):
+            block = D[rows]
+            block *= -2
+            block += sq[rows, None] + sq[None, :]
+            np.maximum(block, 0, out=block)
+            block[np.arange(block.shape[0]), np.arange(rows.start, rows.stop)] = 0
+        return D
     D *= -2
     D += sq[:, None]
     D += sq[None, :]
     # The diagonal is 0 up to rounding (no n x n mask is spent on making it exact).
-    if array_api_compat.is_numpy_array(D):
-        return np.maximum(D, 0, out=D)
     return xp.clip(D, min=0)
+
+
+def rbf_kernel(D2, sigma: float, xp):
+    """``exp(-D2 / (2 sigma^2))``, in place in the squared distances ``D2`` where possible."""
+    if not array_api_compat.is_numpy_array(D2):
+        return xp.exp(D2 / (-2 * sigma**2))
+    for rows in row_blocks(*D2.shape):
+        block = D2[rows]
+        block /= -2 * sigma**2
+        np.exp(block, out=block)
+    return D2
 
 
 def upper_triangle(M, xp):
@@ -113,50 +155,109 @@ def upper_triangle(M, xp):
     return M[idx[:, None] < idx[None, :]]
 
 
-def median(v, xp, transform=None):
+def median(v, xp, transform=None, *, above_diagonal=False):
     """Median of a 1-D array (the mean of the two middle values for even length).
 
     ``transform`` (increasing, elementwise, e.g. ``xp.sqrt``) is applied to the
     middle values only: the median of ``transform(v)`` without transforming
-    all of ``v``. NumPy arrays are selected in place with ``numpy.partition``
-    (O(m), ``v`` is reordered); other libraries sort a copy.
+    all of ``v``. NumPy arrays are selected with :func:`_select_numpy`
+    (O(m)); other libraries sort a copy. With ``above_diagonal``, ``v`` is a
+    square matrix and the median is that of its entries above the diagonal
+    (of :func:`upper_triangle`), which on NumPy are not copied; otherwise a
+    NumPy ``v`` may be reordered.
     """
-    m = v.shape[0]
-    middle = [m // 2] if m % 2 else [m // 2 - 1, m // 2]
-    if array_api_compat.is_numpy_array(v):
-        mid = _select_numpy(v, middle)
+    if above_diagonal:
+        n = v.shape[0]
+        m = n * (n - 1) // 2
     else:
-        s = xp.sort(v, stable=False)
+        m = v.shape[0]
+    middle = [m // 2] if m % 2 else [m // 2 - 1, m // 2]
+    if not array_api_compat.is_numpy_array(v):
+        s = xp.sort(upper_triangle(v, xp) if above_diagonal else v, stable=False)
         mid = s[middle[0]:middle[-1] + 1]
+    elif above_diagonal:
+        mid = _select_numpy(_upper_pieces(v), m, lambda: _upper_sample(v),
+                            lambda: upper_triangle(v, xp), middle)
+    else:
+        pieces = [(v[rows], None) for rows in row_blocks(m, 1)]
+        mid = _select_numpy(pieces, m, lambda: v[::m >> 16], lambda: v, middle)
     if transform is not None:
         mid = transform(mid)
     return mid[0] if m % 2 else (mid[0] + mid[1]) / 2
 
 
-def _select_numpy(v, ks):
-    """The order statistics ``ks`` (ascending, adjacent) of a NumPy vector, exactly.
+def _upper_pieces(M):
+    """The entries above the diagonal of a NumPy matrix as (view, mask) pieces.
 
-    Long vectors are first bracketed: the quantiles of a strided sample of
-    about 65536 entries, widened by eight standard errors, give ``lo <= hi``;
-    one pass counts the entries below ``lo`` and gathers those in
-    ``[lo, hi]``, and only those are partitioned. If the bracket misses the
-    wanted ranks (possible only for adversarial orderings), all of ``v`` is
-    partitioned in place.
+    Per block of rows: the square on the diagonal with its strictly upper mask,
+    and the rectangle to its right (no mask). No entry is copied.
     """
-    m = v.shape[0]
+    n = M.shape[0]
+    blocks = row_blocks(n, n)
+    b = max((rows.stop - rows.start for rows in blocks), default=0)
+    upper = np.triu(np.ones((b, b), dtype=bool), k=1)
+    for rows in blocks:
+        size = rows.stop - rows.start
+        yield M[rows, rows], upper[:size, :size]
+        yield M[rows, rows.stop:], None
+
+
+def _upper_sample(M, size=1 << 16):
+    """About ``size`` entries above the diagonal of ``M``, spread evenly over them.
+
+    Every ``step``-th row, every ``step``-th entry right of the diagonal: each row
+    contributes in proportion to its number of entries above the diagonal.
+    """
+    n = M.shape[0]
+    step = max(1, math.isqrt(n * (n - 1) // 2 // size))
+    return np.concatenate([M[i, i + 1::step] for i in range(0, n - 1, step)])
+
+
+def _select_numpy(pieces, m, sample, whole, ks):
+    """The order statistics ``ks`` (ascending, adjacent) of m NumPy entries, exactly.
+
+    Parameters
+    ----------
+    pieces : iterable of (array, mask or None)
+        The m entries, as arrays (views) and, where only some of an array's
+        entries count, a boolean mask of those.
+    m : int
+        The number of entries.
+    sample, whole : callable
+        ``sample()``: about 65536 of the entries, spread over them;
+        ``whole()``: all entries as one 1-D array that may be reordered.
+
+    Notes
+    -----
+    More than 2^18 entries are first bracketed: the quantiles of the sample,
+    widened by eight standard errors, give ``lo <= hi``; one pass over the
+    pieces counts the entries below ``lo`` and gathers those in ``[lo, hi]``,
+    and only those are partitioned. If the bracket misses the wanted ranks
+    (possible only for adversarial orderings), ``whole()`` is partitioned.
+    """
     if m > 1 << 18:
-        sample = np.sort(v[::m >> 16])
-        s = sample.shape[0]
+        values = np.sort(sample())
+        s = values.shape[0]
         centre = (ks[0] + ks[-1]) / 2 / m * s
         margin = 8 * math.sqrt(s) + 2
-        lo = sample[max(int(centre - margin), 0)]
-        hi = sample[min(int(centre + margin) + 1, s - 1)]
-        below = int(np.count_nonzero(v < lo))
-        inside = v[(v >= lo) & (v <= hi)]
+        lo = values[max(int(centre - margin), 0)]
+        hi = values[min(int(centre + margin) + 1, s - 1)]
+        below, inside = 0, []
+        for a, mask in pieces:
+            low = a < lo
+            keep = a <= hi
+            keep &= ~low
+            if mask is not None:
+                low &= mask
+                keep &= mask
+            below += int(np.count_nonzero(low))
+            inside.append(a[keep])
+        inside = np.concatenate(inside)
         if below <= ks[0] and ks[-1] < below + inside.shape[0]:
             local = [k - below for k in ks]
             inside.partition(local)
             return inside[local[0]:local[-1] + 1]
+    v = whole()
     v.partition(ks)
     return v[ks[0]:ks[-1] + 1]
 

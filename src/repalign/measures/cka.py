@@ -19,9 +19,9 @@ from ._kernels import (
     double_center,
     frobenius_inner,
     median,
+    rbf_kernel,
     squared_distances,
     u_center,
-    upper_triangle,
 )
 from .registry import register
 
@@ -160,16 +160,14 @@ class CKA(Measure):
         else:
             D2 = squared_distances(X, xp)
             # Selection of the middle distance(s) (sqrt is increasing), not a sort.
-            med = float(median(upper_triangle(D2, xp), xp, transform=xp.sqrt))
+            med = float(median(D2, xp, transform=xp.sqrt, above_diagonal=True))
             if med == 0.0:
                 raise ValueError(
                     "X: the median distance between stimuli is 0 (most stimuli are "
                     "identical), so the RBF width sigma_frac * median is 0; "
                     "use kernel='linear' or remove duplicate stimuli"
                 )
-            sigma = self.sigma_frac * med
-            D2 /= -2 * sigma**2  # the kernel is computed in place in D2
-            K = np.exp(D2, out=D2) if array_api_compat.is_numpy_array(D2) else xp.exp(D2)
+            K = rbf_kernel(D2, self.sigma_frac * med, xp)
             data = {"gram": self._center(K, xp)}
         if self._deferred_norm(data):
             # The self inner product ||X_c^T X_c||_F^2 (an n d^2 SYRK) waits for the
