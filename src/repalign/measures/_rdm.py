@@ -58,20 +58,63 @@ def condensed_rdm(X, metric, xp, name="X"):
     Returns
     -------
     array of shape (n_stimuli * (n_stimuli - 1) / 2,)
+
+    Notes
+    -----
+    One n x n matrix ``M`` is computed: the squared distances, or the inner
+    products ``Z_i . Z_j`` of the unit (centred, for correlation) rows. The
+    entries above its diagonal, turned into dissimilarities (``sqrt(M_ij)``,
+    ``M_ij``, ``1 - M_ij``), are the condensed RDM; NumPy arrays are condensed
+    in ``M``'s own storage by :func:`_condense_in_place`.
     """
     if metric in ("euclidean", "sqeuclidean"):
-        D = squared_distances(X, xp)
-        v = upper_triangle(D, xp)
-        return xp.sqrt(v) if metric == "euclidean" else v
-    if metric == "correlation":
-        scale = xp.sqrt(xp.sum(X * X, axis=1))
-        Z = _unit_rows(center_columns(X.T, xp).T, xp, name, metric, scale)
+        M = squared_distances(X, xp)
     else:
-        Z = _unit_rows(X, xp, name, metric)
-    v = upper_triangle(Z @ Z.T, xp)
-    v *= -1
-    v += 1  # 1 - Z_i . Z_j, in place
+        if metric == "correlation":
+            scale = xp.sqrt(xp.sum(X * X, axis=1))
+            Z = _unit_rows(center_columns(X.T, xp).T, xp, name, metric, scale)
+        else:
+            Z = _unit_rows(X, xp, name, metric)
+        M = Z @ Z.T
+    if array_api_compat.is_numpy_array(M):
+        return _condense_in_place(M, metric)
+    v = upper_triangle(M, xp)
+    if metric == "euclidean":
+        return xp.sqrt(v)
+    if metric in ("correlation", "cosine"):
+        v *= -1
+        v += 1  # 1 - Z_i . Z_j, in place
     return v
+
+
+def _condense_in_place(M, metric):
+    """The condensed RDM from :func:`condensed_rdm`'s n x n NumPy matrix ``M``, in its storage.
+
+    Row ``i``'s entries right of the diagonal, turned into dissimilarities in
+    the same pass, are written to the flat positions ``s_i .. s_i + n - 2 - i``
+    with ``s_i = i n - i (i + 1) / 2``, left of where they are read
+    (``i n + i + 1``; NumPy buffers the few rows whose source and target
+    overlap), so no entry is overwritten before it is read. The storage is
+    then shrunk to the m = n(n-1)/2 entries (``ndarray.resize``, a
+    ``realloc``): one pass over the entries and no second large array, where
+    copying the triangle out and transforming the copy takes three passes and
+    a fresh m-long array (whose first touch costs page faults).
+    """
+    n = M.shape[0]
+    flat = M.reshape(-1)  # a view: M, fresh from a product, is C-contiguous and owns its data
+    start = 0
+    for i in range(n - 1):
+        stop = start + n - 1 - i
+        if metric == "euclidean":
+            np.sqrt(M[i, i + 1:], out=flat[start:stop])
+        elif metric == "sqeuclidean":
+            flat[start:stop] = M[i, i + 1:]
+        else:
+            np.subtract(1, M[i, i + 1:], out=flat[start:stop])
+        start = stop
+    del flat
+    M.resize(start, refcheck=False)  # M is referenced here only
+    return M
 
 
 def resample_condensed(v, idx, xp):
@@ -135,18 +178,31 @@ def average_ranks(v, xp):
     ``(a + b + 1) / 2``; the ranks are then put back in the input's order.
     NumPy arrays take :func:`_sort_order` (a sort of packed integer keys,
     several times faster than ``argsort`` of the values); other libraries
-    ``argsort``.
+    ``argsort``. ``v`` is left unchanged.
+
+    Notes
+    -----
+    On NumPy arrays the ranks are written into the storage in which
+    :func:`_sort_order` made its keys, and only the sorting permutation is
+    another m-long array of words: the sorted ranks are made and scattered
+    ``2^16`` at a time, ``k + 1`` for the ``k``-th smallest entry except in
+    runs of ties (few, for measured dissimilarities), whose average ranks are
+    computed once for the tied entries only.
     """
     if array_api_compat.is_numpy_array(v):
-        order, new = _sort_order(v)
-        m = order.shape[0]
-        ranks = np.empty(m, dtype=v.dtype)
-        if new.all():  # no ties: the k-th smallest has rank k
-            ranks[order] = np.arange(1, m + 1, dtype=v.dtype)
-        else:
-            starts = np.flatnonzero(new)
-            sizes = np.diff(starts, append=m)
-            ranks[order] = np.repeat((2 * starts + sizes + 1) / 2, sizes)
+        m = v.shape[0]
+        ranks = np.empty_like(v)
+        order, new = _sort_order(v, work=ranks)
+        tied = _run_members(new)
+        first = np.flatnonzero(new[tied])  # where each run starts, within ``tied``
+        sizes = np.diff(first, append=tied.size)
+        shared = np.repeat((2 * tied[first] + sizes + 1) / 2, sizes)  # the ranks of ``tied``
+        step = 1 << 16
+        cuts = np.searchsorted(tied, np.arange(0, m + step, step))  # ``tied`` per block
+        for c, a in enumerate(range(0, m, step)):
+            sorted_ranks = np.arange(a + 1, min(a + step, m) + 1, dtype=np.float64)
+            sorted_ranks[tied[cuts[c]:cuts[c + 1]] - a] = shared[cuts[c]:cuts[c + 1]]
+            ranks[order[a:a + step]] = sorted_ranks
         return ranks
     order = xp.argsort(v, stable=False)
     s = xp.take(v, order)
@@ -156,7 +212,17 @@ def average_ranks(v, xp):
     return xp.take(sorted_ranks, xp.argsort(order))
 
 
-def _sort_order(v):
+def _run_members(new):
+    """The positions of the entries in runs of two or more equal entries.
+
+    ``new[i]``: entry ``i`` differs from entry ``i - 1`` (``new[0]`` is True).
+    """
+    alone = new.copy()  # differs from the entry before
+    alone[:-1] &= new[1:]  # and from the entry after
+    return np.flatnonzero(np.logical_not(alone, out=alone))
+
+
+def _sort_order(v, work):
     """A sorting permutation of a 1-D NumPy float array, and where its ties start.
 
     ``numpy.argsort`` of floats is several times slower than ``numpy.sort`` of
@@ -169,7 +235,17 @@ def _sort_order(v):
     ``shift = 0``. Otherwise entries whose keys agree in the kept bits
     (adjacent after the sort, and rare: such a bin holds ``2^shift``
     neighbouring floats) are re-sorted among themselves by value, so the
-    result is always an exact sort.
+    result is always an exact sort. The keys are made in ``work`` and the
+    indices unpacked into the array that packed them, by in-place passes
+    (a fresh m-long array costs page faults on its first touch).
+
+    Parameters
+    ----------
+    v : NumPy array of floats, shape (m,)
+        Left unchanged.
+    work : NumPy array, shape (m,), of ``v``'s dtype
+        Scratch space, overwritten: the keys are made in it (float32 keys are
+        then widened into a new array).
 
     Returns
     -------
@@ -181,30 +257,39 @@ def _sort_order(v):
     m = v.shape[0]
     bits = np.dtype(v.dtype).itemsize * 8
     # + 0 turns -0.0 into 0.0, so that equal values get equal keys.
-    key = (v + 0).view(f"int{bits}")
-    key ^= (key >> (bits - 1)) & ((1 << (bits - 1)) - 1)
+    key = np.add(v, 0, out=work).view(f"int{bits}")
+    low = key.min()
+    if low < 0:  # negative values (rare in an RDM): flip all but the sign bit
+        key ^= (key >> (bits - 1)) & ((1 << (bits - 1)) - 1)
+        low = key.min()
     key = key.astype(np.int64, copy=False)
-    key -= key.min()  # wraps for ranges above 2^63: exact as unsigned
+    key -= low  # wraps for ranges above 2^63: exact as unsigned
     key = key.view(np.uint64)
     p = max(int(m - 1).bit_length(), 1)
     shift = max(int(key.max()).bit_length() - (64 - p), 0)
     if shift:
         key >>= np.uint64(shift)
     key <<= np.uint64(p)
-    key |= np.arange(m, dtype=np.uint64)
+    order = np.arange(m, dtype=np.uint64)
+    key |= order
     key.sort()
-    order = (key & np.uint64((1 << p) - 1)).view(np.intp)
+    np.bitwise_and(key, np.uint64((1 << p) - 1), out=order)
+    order = order.view(np.intp)
     key >>= np.uint64(p)  # the (possibly shifted) keys, sorted
     new = np.empty(m, dtype=bool)
     new[0] = True
     np.not_equal(key[1:], key[:-1], out=new[1:])
-    if shift and not new.all():
+    if shift:
         # Entries sharing a bin: sort them by value, then mark their value changes.
-        member = ~new
-        member[0] = False
-        member[:-1] |= member[1:]
-        idx = np.flatnonzero(member)
+        # Only bins holding different values need it (the ties of a model RDM fill
+        # bins of equal values, already in order).
+        idx = _run_members(new)
         vals = v[order[idx]]
+        bin_of = np.cumsum(new[idx])  # each member's bin, numbered from 1
+        mixed = np.zeros(idx.size + 1, dtype=bool)
+        mixed[bin_of[1:][(bin_of[1:] == bin_of[:-1]) & (vals[1:] != vals[:-1])]] = True
+        sel = mixed[bin_of]
+        idx, vals = idx[sel], vals[sel]
         fix = np.lexsort((vals, key[idx]))
         order[idx] = order[idx][fix]
         vals = vals[fix]
