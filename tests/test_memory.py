@@ -22,19 +22,20 @@ def little_memory(monkeypatch):
 
 
 def test_square_measure_refuses_with_needed_and_available(little_memory):
-    X = np.random.default_rng(0).standard_normal((1500, 5))
+    X = np.random.default_rng(0).standard_normal((3000, 5))
     with pytest.raises(repalign.InsufficientMemoryError) as info:
         repalign.measure("rsa", X, X)
     message = str(info.value)
-    assert "rsa needs about 68.7 MiB for 1500 stimuli (4 matrices of 1500 x 1500" in message
+    # 2 x 3000^2 x 8 B = 137.3 MiB; 2 x 256^2 x 8 B = 1 MiB.
+    assert "rsa needs about 137.3 MiB for 3000 stimuli (2 matrices of 3000 x 3000" in message
     assert "only 1.0 MiB is available" in message
-    assert "Subsample the stimuli (about 181 fit)" in message
+    assert "Subsample the stimuli (about 256 fit)" in message
     assert "repalign.minibatch_cka" in message and "streaming_measure" in message
     assert isinstance(info.value, MemoryError)
 
 
 def test_second_argument_is_checked_too(monkeypatch):
-    X = np.random.default_rng(0).standard_normal((1500, 5))
+    X = np.random.default_rng(0).standard_normal((2200, 5))  # 2.5 x 2200^2 x 8 B > 64 MiB
     calls = []
     monkeypatch.setattr(_memory, "_host_available", lambda: calls.append(1) or 2**40)
     repalign.measure("mutual_knn", X, X**3)
@@ -43,11 +44,11 @@ def test_second_argument_is_checked_too(monkeypatch):
 
 def test_linear_cka_feature_form_is_never_refused(little_memory):
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((2000, 5))
+    X = rng.standard_normal((3000, 5))
     assert repalign.measure("cka", X, X**3) > 0
     with pytest.raises(repalign.InsufficientMemoryError, match="cka needs about"):
         repalign.measure("cka", X, X, kernel="rbf")
-    wide = rng.standard_normal((2000, 2100))  # d >= n: the n x n Gram form
+    wide = rng.standard_normal((3000, 3100))  # d >= n: the n x n Gram form
     with pytest.raises(repalign.InsufficientMemoryError, match="cka needs about"):
         repalign.measure("cka", wide, wide)
 
@@ -61,7 +62,7 @@ def test_minibatch_cka_checks_its_batch(little_memory):
 
 def test_torch_cpu_tensors_use_host_memory(little_memory):
     torch = pytest.importorskip("torch")
-    X = torch.as_tensor(np.random.default_rng(0).standard_normal((1500, 5)))
+    X = torch.as_tensor(np.random.default_rng(0).standard_normal((3000, 5)))
     assert available_memory(X) == 2**20
     with pytest.raises(repalign.InsufficientMemoryError):
         repalign.measure("rsa", X, X)

@@ -1,10 +1,10 @@
 """The NumPy paths of ``condensed_rdm`` and ``average_ranks`` on long inputs.
 
 ``average_ranks`` scatters the sorted ranks in blocks of 2^16 entries and gives
-only the entries in runs of ties their average; ``condensed_rdm`` condenses the
-n x n matrix in its own storage. The ranks are checked against SciPy's, the
-RDMs against ``pdist`` and, bitwise, against the whole upper triangle copied
-out, then transformed.
+only the entries in runs of ties their average; ``condensed_rdm`` writes the
+entries above the diagonal block of rows by block of rows, never forming the
+n x n matrix. The ranks are checked against SciPy's, the RDMs against
+``pdist`` and the generic path (the whole upper triangle copied out).
 """
 
 import array_api_compat
@@ -14,7 +14,6 @@ import pytest
 from scipy.spatial.distance import pdist
 from scipy.stats import rankdata
 
-from repalign.measures._kernels import squared_distances, upper_triangle
 from repalign.measures._rdm import average_ranks, condensed_rdm
 
 BLOCK = 1 << 16
@@ -76,21 +75,22 @@ def test_ranks_of_a_strided_view():
 
 
 @pytest.mark.parametrize("metric", ["correlation", "euclidean", "sqeuclidean", "cosine"])
-def test_condensed_in_place_equals_pdist_and_the_copied_triangle(metric):
+@pytest.mark.parametrize("entries", [None, 7 * 300, 300 * 300])
+def test_condensed_by_blocks_equals_pdist_and_the_generic_path(monkeypatch, metric, entries):
+    """Blocks of about 2^21 entries (one block here), of 7 rows, and of 300 rows."""
+    from repalign.measures import _rdm
+
+    if entries is not None:
+        monkeypatch.setattr(_rdm, "_GEMM_BLOCK_ENTRIES", entries)
     rng = np.random.default_rng(3)
-    n = 300  # source and target rows overlap for the first rows only
+    n = 300
     X = rng.standard_normal((n, 20)) + 1
     v = condensed_rdm(X, metric, xp)
     assert v.shape == (n * (n - 1) // 2,)
-    assert v.base is None and v.flags.owndata  # not a view of the n x n matrix
     np.testing.assert_allclose(v, pdist(X, metric), rtol=0, atol=1e-12)
-    # Bitwise the triangle copied out, then transformed: from NumPy's squared
-    # distances, or by the generic path (array_api_strict runs NumPy's matmul).
-    if metric in ("euclidean", "sqeuclidean"):
-        expected = upper_triangle(squared_distances(X, xp), xp)
-        expected = np.sqrt(expected) if metric == "euclidean" else expected
-    else:
-        strict = pytest.importorskip("array_api_strict")
-        Xs = strict.asarray(X)
-        expected = np.asarray(condensed_rdm(Xs, metric, array_api_compat.array_namespace(Xs)))
-    np.testing.assert_array_equal(v, expected)
+    # The generic path (the n x n matrix, its triangle copied out, then transformed):
+    # the same formula, so equal up to the rounding of a GEMM against a SYRK.
+    strict = pytest.importorskip("array_api_strict")
+    Xs = strict.asarray(X)
+    expected = np.asarray(condensed_rdm(Xs, metric, array_api_compat.array_namespace(Xs)))
+    np.testing.assert_allclose(v, expected, rtol=1e-14, atol=1e-15)

@@ -20,6 +20,7 @@ __all__ = [
     "double_center",
     "u_center",
     "squared_distances",
+    "distances_from_gram",
     "upper_triangle",
     "median",
     "rbf_kernel",
@@ -37,9 +38,13 @@ __all__ = [
 _BLOCK_ENTRIES = 1 << 19
 
 
-def row_blocks(n_rows: int, n_cols: int) -> list[slice]:
-    """``range(n_rows)`` as slices of at most ``_BLOCK_ENTRIES / n_cols`` rows (at least 1)."""
-    return [slice(*bounds) for bounds in chunk_bounds(n_rows, _BLOCK_ENTRIES // max(n_cols, 1))]
+def row_blocks(n_rows: int, n_cols: int, entries: int | None = None) -> list[slice]:
+    """``range(n_rows)`` as slices of at most ``entries / n_cols`` rows (at least 1).
+
+    ``entries`` defaults to ``_BLOCK_ENTRIES``.
+    """
+    entries = _BLOCK_ENTRIES if entries is None else entries
+    return [slice(*bounds) for bounds in chunk_bounds(n_rows, entries // max(n_cols, 1))]
 
 
 def _subtract_outer(K, r, c, shift, xp):
@@ -114,17 +119,21 @@ def squared_distances(X, xp):
     D = Xc @ Xc.T
     if array_api_compat.is_numpy_array(D):
         for rows in row_blocks(*D.shape):
-            block = D[rows]
-            block *= -2
-            block += sq[rows, None] + sq[None, :]
-            np.maximum(block, 0, out=block)
+            block = distances_from_gram(D[rows], sq[rows], sq, xp)
             block[np.arange(block.shape[0]), np.arange(rows.start, rows.stop)] = 0
         return D
-    D *= -2
-    D += sq[:, None]
-    D += sq[None, :]
     # The diagonal is 0 up to rounding (no n x n mask is spent on making it exact).
-    return xp.clip(D, min=0)
+    return distances_from_gram(D, sq, sq, xp)
+
+
+def distances_from_gram(G, sq_rows, sq_cols, xp):
+    """``max(||a_i||^2 + ||b_j||^2 - 2 G_ij, 0)`` for ``G_ij = a_i . b_j``, in place in ``G``."""
+    G *= -2
+    G += sq_rows[:, None]
+    G += sq_cols[None, :]
+    if array_api_compat.is_numpy_array(G):
+        return np.maximum(G, 0, out=G)
+    return xp.clip(G, min=0)
 
 
 def rbf_kernel(D2, sigma: float, xp):

@@ -17,7 +17,13 @@ import numpy as np
 
 from .._array_api import namespace_and_device, to_numpy
 from .._validation import as_array, check_finite
-from ._kernels import center_columns, flat_dot, squared_distances, upper_triangle
+from ._kernels import (
+    center_columns,
+    distances_from_gram,
+    flat_dot,
+    row_blocks,
+    upper_triangle,
+)
 
 __all__ = ["RDM_METRICS", "COMPARATORS", "condensed_rdm", "average_ranks",
            "prepare_rdm_vector", "compare_prepared", "check_rdm", "compare_rdm_pair",
@@ -61,60 +67,72 @@ def condensed_rdm(X, metric, xp, name="X"):
 
     Notes
     -----
-    One n x n matrix ``M`` is computed: the squared distances, or the inner
-    products ``Z_i . Z_j`` of the unit (centred, for correlation) rows. The
-    entries above its diagonal, turned into dissimilarities (``sqrt(M_ij)``,
-    ``M_ij``, ``1 - M_ij``), are the condensed RDM; NumPy arrays are condensed
-    in ``M``'s own storage by :func:`_condense_in_place`.
+    The dissimilarities come from inner products: of the centred rows
+    (``||x_i||^2 + ||x_j||^2 - 2 x_i . x_j``) or of the unit (centred, for
+    correlation) rows ``Z`` (``1 - Z_i . Z_j``). NumPy arrays never form the
+    n x n matrix: :func:`_condensed_by_blocks` multiplies each block of rows
+    by the rows from its first one on (the entries on and above the diagonal,
+    by GEMM) and writes the entries above the diagonal straight into the
+    condensed vector. The other libraries form the n x n matrix and take its
+    upper triangle.
     """
     if metric in ("euclidean", "sqeuclidean"):
-        M = squared_distances(X, xp)
+        Z = center_columns(X, xp)
+        sq = xp.sum(Z * Z, axis=1)
+    elif metric == "correlation":
+        scale = xp.sqrt(xp.sum(X * X, axis=1))
+        Z = _unit_rows(center_columns(X.T, xp).T, xp, name, metric, scale)
     else:
-        if metric == "correlation":
-            scale = xp.sqrt(xp.sum(X * X, axis=1))
-            Z = _unit_rows(center_columns(X.T, xp).T, xp, name, metric, scale)
-        else:
-            Z = _unit_rows(X, xp, name, metric)
-        M = Z @ Z.T
-    if array_api_compat.is_numpy_array(M):
-        return _condense_in_place(M, metric)
-    v = upper_triangle(M, xp)
-    if metric == "euclidean":
-        return xp.sqrt(v)
-    if metric in ("correlation", "cosine"):
-        v *= -1
-        v += 1  # 1 - Z_i . Z_j, in place
+        Z = _unit_rows(X, xp, name, metric)
+    if array_api_compat.is_numpy_array(Z):
+        return _condensed_by_blocks(Z, metric, sq if metric.endswith("euclidean") else None)
+    if metric.endswith("euclidean"):
+        v = upper_triangle(distances_from_gram(Z @ Z.T, sq, sq, xp), xp)
+        return xp.sqrt(v) if metric == "euclidean" else v
+    v = upper_triangle(Z @ Z.T, xp)
+    v *= -1
+    v += 1  # 1 - Z_i . Z_j, in place
     return v
 
 
-def _condense_in_place(M, metric):
-    """The condensed RDM from :func:`condensed_rdm`'s n x n NumPy matrix ``M``, in its storage.
+# Entries of the Gram computed per block of rows by :func:`_condensed_by_blocks`
+# (16 MiB of float64): blocks of 200-2000 rows, at the GEMM rate.
+_GEMM_BLOCK_ENTRIES = 1 << 21
 
-    Row ``i``'s entries right of the diagonal, turned into dissimilarities in
-    the same pass, are written to the flat positions ``s_i .. s_i + n - 2 - i``
-    with ``s_i = i n - i (i + 1) / 2``, left of where they are read
-    (``i n + i + 1``; NumPy buffers the few rows whose source and target
-    overlap), so no entry is overwritten before it is read. The storage is
-    then shrunk to the m = n(n-1)/2 entries (``ndarray.resize``, a
-    ``realloc``): one pass over the entries and no second large array, where
-    copying the triangle out and transforming the copy takes three passes and
-    a fresh m-long array (whose first touch costs page faults).
+
+def _condensed_by_blocks(Z, metric, sq=None):
+    """The condensed RDM of the NumPy rows ``Z`` (see :func:`condensed_rdm`), by blocks.
+
+    For each block of rows ``I = [i0, i1)``, the product ``Z_I Z_{i0:}^T``
+    (one GEMM into a buffer reused by every block) holds the inner products of
+    the block's rows with every row from ``i0`` on; they are turned into
+    dissimilarities in place and each row's entries right of the diagonal are
+    copied to its place in the condensed vector. The flops are
+    ``n^2 d (1 + b / n)`` for blocks of ``b`` rows, the SYRK count, at the
+    GEMM rate, and the only large array is the condensed vector itself (the
+    n x n matrix would be twice its size, and its first touch costs page
+    faults).
     """
-    n = M.shape[0]
-    flat = M.reshape(-1)  # a view: M, fresh from a product, is C-contiguous and owns its data
+    n = Z.shape[0]
+    out = np.empty(n * (n - 1) // 2, dtype=Z.dtype)
+    blocks = row_blocks(n, n, _GEMM_BLOCK_ENTRIES)
+    buffer = np.empty(max((rows.stop - rows.start) * n for rows in blocks), dtype=Z.dtype)
     start = 0
-    for i in range(n - 1):
-        stop = start + n - 1 - i
-        if metric == "euclidean":
-            np.sqrt(M[i, i + 1:], out=flat[start:stop])
-        elif metric == "sqeuclidean":
-            flat[start:stop] = M[i, i + 1:]
+    for rows in blocks:
+        width = n - rows.start
+        G = np.matmul(Z[rows], Z[rows.start:].T,
+                      out=buffer[:(rows.stop - rows.start) * width].reshape(-1, width))
+        if sq is None:
+            np.subtract(1, G, out=G)
         else:
-            np.subtract(1, M[i, i + 1:], out=flat[start:stop])
-        start = stop
-    del flat
-    M.resize(start, refcheck=False)  # M is referenced here only
-    return M
+            distances_from_gram(G, sq[rows], sq[rows.start:], np)
+            if metric == "euclidean":
+                np.sqrt(G, out=G)
+        for r in range(G.shape[0]):
+            stop = start + width - 1 - r
+            out[start:stop] = G[r, r + 1:]
+            start = stop
+    return out
 
 
 def resample_condensed(v, idx, xp):

@@ -137,7 +137,7 @@ class CKA(Measure):
     def _square_arrays(self, n: int, d: int) -> float:
         if self.kernel == "linear" and d < n:
             return 0.0  # feature form: no n x n matrix
-        return 5.0 if self.kernel == "rbf" or self.estimator == "unbiased" else 3.5
+        return 2.0
 
     @property
     def invariances(self):

@@ -182,7 +182,7 @@ class _NeighborMeasure(Measure):
     # Rows of the neighbour lists, of CKNNA's kernel at the neighbours and of the
     # similarity matrix (also its columns); the listed indices are relabelled in _permute.
     _stimulus_axes = {"neighbors": (0,), "kernel": (0,), "similarities": (0, 1)}
-    _n_square = 4.0
+    _n_square = 2.5
 
     @property
     def min_stimuli(self) -> int:

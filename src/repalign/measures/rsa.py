@@ -95,7 +95,7 @@ class RSA(Measure):
                     "dtype": DTYPE}
     # The prepared vector (ranks for rank comparators) permutes with the RDM entries.
     _stimulus_axes = {"rdm": "condensed"}
-    _n_square = 4.0
+    _n_square = 2.0
 
     @property
     def invariances(self):
