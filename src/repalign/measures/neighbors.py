@@ -15,9 +15,9 @@ when their indices are reordered.
 
 Cost. ``prepare`` forms the n x n cosine similarity matrix (O(n^2 d)) and
 selects each row's ``k`` largest entries: a partial selection of the k-th
-value (``numpy.partition`` on NumPy, a sort of the row values elsewhere, as the
-array API has no selection) and O(n^2) elementwise work to apply the tie rule,
-then a sort of the ``k`` chosen. ``pair`` compares the two neighbour lists of each
+value (``numpy.argpartition`` on NumPy, block of rows by block of rows; a sort
+of the row values elsewhere, as the array API has no selection) and O(n^2)
+elementwise work to apply the tie rule, then a sort of the ``k`` chosen. ``pair`` compares the two neighbour lists of each
 stimulus in O(n k^2) (an ``(n, k, k)`` table of index matches), without any
 n x n matrix, except ``second_order_cosine``, which reads the stored similarity
 matrices at the union of the two neighbour lists.
