@@ -139,7 +139,8 @@ def distances_from_gram(G, sq_rows, sq_cols, xp):
 def rbf_kernel(D2, sigma: float, xp):
     """``exp(-D2 / (2 sigma^2))``, in place in the squared distances ``D2`` where possible."""
     if not array_api_compat.is_numpy_array(D2):
-        return xp.exp(D2 / (-2 * sigma**2))
+        D2 /= -2 * sigma**2
+        return xp.exp(D2)
     for rows in row_blocks(*D2.shape):
         block = D2[rows]
         block /= -2 * sigma**2

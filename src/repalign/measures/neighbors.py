@@ -17,10 +17,11 @@ Cost. ``prepare`` forms the n x n cosine similarity matrix (O(n^2 d)) and
 selects each row's ``k`` largest entries: a partial selection of the k-th
 value (``numpy.argpartition`` on NumPy, block of rows by block of rows; a sort
 of the row values elsewhere, as the array API has no selection) and O(n^2)
-elementwise work to apply the tie rule, then a sort of the ``k`` chosen. ``pair`` compares the two neighbour lists of each
-stimulus in O(n k^2) (an ``(n, k, k)`` table of index matches), without any
-n x n matrix, except ``second_order_cosine``, which reads the stored similarity
-matrices at the union of the two neighbour lists.
+elementwise work to apply the tie rule, then a sort of the ``k`` chosen.
+``pair`` compares the two neighbour lists of each stimulus in O(n k^2) (an
+``(n, k, k)`` table of index matches), without any n x n matrix, except
+``second_order_cosine``, which reads the stored similarity matrices at the
+union of the two neighbour lists.
 
 Neighbour indices are stored as integer arrays (kept as they are when a pair
 mixes float32 and float64 states).
@@ -108,9 +109,9 @@ def nearest_others(S, k: int, xp):
     -----
     Rows are independent, so NumPy arrays are processed in blocks of rows
     (:func:`~repalign.measures._kernels.row_blocks`, :func:`_nearest_in_rows`):
-    every temporary is the size of a block, not n x n (at n = 10,000 the unblocked selection
-    allocated 1.7 GB of keys and indices, whose first touch cost more than the
-    selection). Other libraries take all rows at once.
+    every temporary is the size of a block, not n x n (at n = 10,000 the
+    unblocked selection allocated 1.6 GB of keys and indices, whose first touch
+    cost more than the selection). Other libraries take all rows at once.
     """
     n = S.shape[0]
     if not array_api_compat.is_numpy_namespace(xp):
