@@ -8,7 +8,7 @@ from scipy.stats import rankdata
 
 from repalign.measures._kernels import (
     double_center,
-    median,
+    median_above_diagonal,
     squared_distances,
     u_center,
     upper_triangle,
@@ -47,14 +47,6 @@ def test_average_ranks_leave_the_input_unchanged():
     before = v.copy()
     average_ranks(v, xp)
     np.testing.assert_array_equal(v, before)
-
-
-@pytest.mark.parametrize("m", [1, 2, 7, 8, 1001])
-def test_median_by_selection_equals_numpys(m):
-    v = rng.random(m) * 10
-    assert median(v.copy(), xp) == np.median(v)
-    assert median(v.copy(), xp, transform=np.sqrt) == pytest.approx(
-        np.median(np.sqrt(v)), rel=1e-15, abs=0)
 
 
 def test_upper_triangle_is_scipys_condensed_order():
@@ -138,21 +130,6 @@ def test_full_rank_certificate_agrees_with_the_singular_values(cond):
     assert _full_rank(R, n, xp) == bool(S[-1] > S[0] * n * np.finfo(float).eps)
 
 
-@pytest.mark.parametrize("layout", ["random", "sorted", "reversed", "few values", "adversarial"])
-def test_bracketed_median_of_long_vectors_equals_numpys(layout):
-    v = rng.standard_normal(300_001)
-    if layout == "sorted":  # a strided sample of a sorted vector brackets exactly
-        v.sort()
-    elif layout == "reversed":
-        v = np.sort(v)[::-1].copy()
-    elif layout == "few values":
-        v = np.round(v)
-    elif layout == "adversarial":  # the strided sample sees only large values: no bracket
-        v[::4] = 1e6 + np.arange(v[::4].shape[0])
-    for w in (v, v[:-1].copy()):  # odd and even length
-        assert median(w.copy(), xp) == np.median(w)
-
-
 @pytest.fixture(params=[None, 7 * 801], ids=["default blocks", "blocks of 7 rows"])
 def block_entries(request, monkeypatch):
     from repalign.measures import _kernels
@@ -163,29 +140,46 @@ def block_entries(request, monkeypatch):
 
 
 @pytest.mark.parametrize("n", [800, 801])  # 319600 and 320400 entries above the diagonal
-@pytest.mark.parametrize("layout", ["random", "few values", "missed bracket"])
+@pytest.mark.parametrize("layout", ["random", "high-dimensional", "sorted", "two clusters",
+                                    "few values", "missed bracket"])
 def test_median_above_the_diagonal_equals_numpys_without_touching_the_matrix(
         block_entries, monkeypatch, n, layout):
     from repalign.measures import _kernels
 
-    X = rng.standard_normal((n, 3))
+    # High-dimensional Gaussian distances: each row has its own offset (||x_i||^2), so a
+    # sample of whole rows would mis-estimate the quantiles; a uniform sample does not.
+    X = rng.standard_normal((n, 2000 if layout == "high-dimensional" else 3))
+    if layout == "sorted":  # stimuli in the order of their distance from the origin
+        X = X[np.argsort(np.linalg.norm(X, axis=1))]
+    elif layout == "two clusters":
+        # Alternate stimuli far apart: half the pairs are near, half far, and a sample
+        # of every other row at every other column would see only far pairs.
+        X[1::2] += 1000
+    values = pdist(X)
     M = cdist(X, X)
     if layout == "few values":
-        M = np.round(M)
+        M, values = np.round(M), np.round(values)
     elif layout == "missed bracket":  # a sample far from the median: the exact fallback
         monkeypatch.setattr(_kernels, "_upper_sample", lambda M: np.full(70_000, 1e9))
+    calls = []
+    copy_out = _kernels.upper_triangle
+    monkeypatch.setattr(_kernels, "upper_triangle", lambda *a: calls.append(1) or copy_out(*a))
     M[np.tril_indices(n, -1)] = -1.0  # below the diagonal: never counted
     before = M.copy()
-    values = pdist(X) if layout != "few values" else np.round(pdist(X))
-    assert median(M, xp, above_diagonal=True) == np.median(values)
-    assert median(M, xp, transform=np.sqrt, above_diagonal=True) == pytest.approx(
+    assert median_above_diagonal(M, xp) == np.median(values)
+    assert median_above_diagonal(M, xp, transform=np.sqrt) == pytest.approx(
         np.median(np.sqrt(values)), rel=1e-15, abs=0)
     np.testing.assert_array_equal(M, before)
+    assert bool(calls) == (layout == "missed bracket")  # the triangle copied only then
 
 
-def test_median_above_the_diagonal_of_a_small_matrix():
-    M = rng.random((9, 9))
-    assert median(M, xp, above_diagonal=True) == np.median(M[np.triu_indices(9, 1)])
+@pytest.mark.parametrize("n", [2, 3, 4, 5, 9])  # 1, 3, 6, 10, 36 entries: odd and even
+def test_median_above_the_diagonal_of_a_small_matrix(n):
+    M = rng.random((n, n))
+    expected = np.median(M[np.triu_indices(n, 1)])
+    assert median_above_diagonal(M, xp) == expected
+    assert median_above_diagonal(M, xp, transform=np.sqrt) == pytest.approx(
+        np.median(np.sqrt(M[np.triu_indices(n, 1)])), rel=1e-15, abs=0)
 
 
 def test_blocked_distances_and_centrings_equal_their_formulas(block_entries):

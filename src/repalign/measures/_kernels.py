@@ -22,7 +22,7 @@ __all__ = [
     "squared_distances",
     "distances_from_gram",
     "upper_triangle",
-    "median",
+    "median_above_diagonal",
     "rbf_kernel",
     "orthonormal_basis",
     "frobenius_inner",
@@ -165,32 +165,24 @@ def upper_triangle(M, xp):
     return M[idx[:, None] < idx[None, :]]
 
 
-def median(v, xp, transform=None, *, above_diagonal=False):
-    """Median of a 1-D array (the mean of the two middle values for even length).
+def median_above_diagonal(M, xp, transform=None):
+    """Median of the entries above the diagonal of a square ``M`` (of :func:`upper_triangle`).
 
+    The mean of the two middle values when there are an even number of them.
     ``transform`` (increasing, elementwise, e.g. ``xp.sqrt``) is applied to the
-    middle values only: the median of ``transform(v)`` without transforming
-    all of ``v``. NumPy arrays are selected with :func:`_select_numpy`
-    (O(m)); other libraries sort a copy. With ``above_diagonal``, ``v`` is a
-    square matrix and the median is that of its entries above the diagonal
-    (of :func:`upper_triangle`), which on NumPy are not copied; otherwise a
-    NumPy ``v`` may be reordered.
+    middle values only: the median of ``transform(M)`` without transforming
+    all of ``M``. NumPy arrays are selected by :func:`_select_above_diagonal`
+    (O(n^2), nothing copied, ``M`` unchanged); other libraries sort a copy of
+    the entries.
     """
-    if above_diagonal:
-        n = v.shape[0]
-        m = n * (n - 1) // 2
-    else:
-        m = v.shape[0]
+    n = M.shape[0]
+    m = n * (n - 1) // 2
     middle = [m // 2] if m % 2 else [m // 2 - 1, m // 2]
-    if not array_api_compat.is_numpy_array(v):
-        s = xp.sort(upper_triangle(v, xp) if above_diagonal else v, stable=False)
-        mid = s[middle[0]:middle[-1] + 1]
-    elif above_diagonal:
-        mid = _select_numpy(_upper_pieces(v), m, lambda: _upper_sample(v),
-                            lambda: upper_triangle(v, xp), middle)
+    if array_api_compat.is_numpy_array(M):
+        mid = _select_above_diagonal(M, middle)
     else:
-        pieces = [(v[rows], None) for rows in row_blocks(m, 1)]
-        mid = _select_numpy(pieces, m, lambda: v[::m >> 16], lambda: v, middle)
+        s = xp.sort(upper_triangle(M, xp), stable=False)
+        mid = s[middle[0]:middle[-1] + 1]
     if transform is not None:
         mid = transform(mid)
     return mid[0] if m % 2 else (mid[0] + mid[1]) / 2
@@ -213,47 +205,45 @@ def _upper_pieces(M):
 
 
 def _upper_sample(M, size=1 << 16):
-    """About ``size`` entries above the diagonal of ``M``, spread evenly over them.
+    """About ``size`` entries above the diagonal of ``M``, drawn uniformly.
 
-    Every ``step``-th row, every ``step``-th entry right of the diagonal: each row
-    contributes in proportion to its number of entries above the diagonal.
+    Pairs ``i != j`` drawn independently (a fixed seed: the same sample for the
+    same matrix), each read at ``(min, max)``. Independent draws matter: a
+    sample of whole rows would share each row's offset (``||x_i||^2`` in a
+    distance), and its quantiles would err by far more than the bracket allows.
     """
     n = M.shape[0]
-    step = max(1, math.isqrt(n * (n - 1) // 2 // size))
-    return np.concatenate([M[i, i + 1::step] for i in range(0, n - 1, step)])
+    i, j = np.random.default_rng(0).integers(0, n, size=(2, size))
+    distinct = i != j
+    i, j = i[distinct], j[distinct]
+    return M[np.minimum(i, j), np.maximum(i, j)]
 
 
-def _select_numpy(pieces, m, sample, whole, ks):
-    """The order statistics ``ks`` (ascending, adjacent) of m NumPy entries, exactly.
-
-    Parameters
-    ----------
-    pieces : iterable of (array, mask or None)
-        The m entries, as arrays (views) and, where only some of an array's
-        entries count, a boolean mask of those.
-    m : int
-        The number of entries.
-    sample, whole : callable
-        ``sample()``: about 65536 of the entries, spread over them;
-        ``whole()``: all entries as one 1-D array that may be reordered.
+def _select_above_diagonal(M, ks):
+    """The order statistics ``ks`` (ascending, adjacent) of the entries above
+    the diagonal of a NumPy matrix, exactly, without copying them.
 
     Notes
     -----
-    More than 2^18 entries are first bracketed: the quantiles of the sample,
-    widened by eight standard errors, give ``lo <= hi``; one pass over the
-    pieces counts the entries below ``lo`` and gathers those in ``[lo, hi]``,
-    and only those are partitioned. If the bracket misses the wanted ranks
-    (possible only for adversarial orderings), ``whole()`` is partitioned.
+    More than 2^18 entries are first bracketed: the quantiles of a uniform
+    sample of about 65536 entries (:func:`_upper_sample`), widened by eight
+    standard errors, give ``lo <= hi``; one pass over the blocks of rows
+    (:func:`_upper_pieces`) counts the entries below ``lo`` and gathers those
+    in ``[lo, hi]``, and only those are partitioned. If the bracket misses the
+    wanted ranks (a chance of far below 1e-9 for a uniform sample), the upper
+    triangle is copied out and partitioned.
     """
+    n = M.shape[0]
+    m = n * (n - 1) // 2
     if m > 1 << 18:
-        values = np.sort(sample())
+        values = np.sort(_upper_sample(M))
         s = values.shape[0]
         centre = (ks[0] + ks[-1]) / 2 / m * s
         margin = 8 * math.sqrt(s) + 2
         lo = values[max(int(centre - margin), 0)]
         hi = values[min(int(centre + margin) + 1, s - 1)]
         below, inside = 0, []
-        for a, mask in pieces:
+        for a, mask in _upper_pieces(M):
             low = a < lo
             keep = a <= hi
             keep &= ~low
@@ -267,7 +257,7 @@ def _select_numpy(pieces, m, sample, whole, ks):
             local = [k - below for k in ks]
             inside.partition(local)
             return inside[local[0]:local[-1] + 1]
-    v = whole()
+    v = upper_triangle(M, np)
     v.partition(ks)
     return v[ks[0]:ks[-1] + 1]
 

@@ -18,7 +18,7 @@ from ._kernels import (
     center_columns,
     double_center,
     frobenius_inner,
-    median,
+    median_above_diagonal,
     rbf_kernel,
     squared_distances,
     u_center,
@@ -160,7 +160,7 @@ class CKA(Measure):
         else:
             D2 = squared_distances(X, xp)
             # Selection of the middle distance(s) (sqrt is increasing), not a sort.
-            med = float(median(D2, xp, transform=xp.sqrt, above_diagonal=True))
+            med = float(median_above_diagonal(D2, xp, transform=xp.sqrt))
             if med == 0.0:
                 raise ValueError(
                     "X: the median distance between stimuli is 0 (most stimuli are "
