@@ -75,13 +75,16 @@ def test_ranks_of_a_strided_view():
 
 
 @pytest.mark.parametrize("metric", ["correlation", "euclidean", "sqeuclidean", "cosine"])
-@pytest.mark.parametrize("entries", [None, 7 * 300, 300 * 300])
-def test_condensed_by_blocks_equals_pdist_and_the_generic_path(monkeypatch, metric, entries):
-    """Blocks of about 2^21 entries (one block here), of 7 rows, and of 300 rows."""
+@pytest.mark.parametrize("entries, least", [(None, None), (7 * 300, 1), (300 * 300, 1),
+                                            (300 * 300, 300)])
+def test_condensed_by_blocks_equals_pdist_and_the_generic_path(monkeypatch, metric, entries,
+                                                              least):
+    """Blocks of 64 rows (the default at n = 300), of 7, of 37 (n / 8) and of 300 (one)."""
     from repalign.measures import _rdm
 
     if entries is not None:
         monkeypatch.setattr(_rdm, "_GEMM_BLOCK_ENTRIES", entries)
+        monkeypatch.setattr(_rdm, "_MIN_BLOCK_ROWS", least)
     rng = np.random.default_rng(3)
     n = 300
     X = rng.standard_normal((n, 20)) + 1
