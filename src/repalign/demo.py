@@ -31,7 +31,8 @@ import repalign
 
 from . import studies
 from .studies._nets import build_network, digits_split, train
-from .studies.brain import DEFAULT_IMAGES, IMAGES_FILE, LAYERS as BRAIN_LAYERS, NETWORK
+from .studies.brain import DEFAULT_IMAGES, IMAGES_FILE, NETWORK
+from .studies.brain import LAYERS as BRAIN_LAYERS
 from .studies.triplets import MINILM_LAYERS
 
 MEASURES = ("cka", "rsa", "procrustes", "mutual_knn", "linear_match")
