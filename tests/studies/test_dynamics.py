@@ -9,15 +9,17 @@ pytest.importorskip("matplotlib")
 pytest.importorskip("scipy")
 pd = pytest.importorskip("pandas")
 
+from repalign import studies  # noqa: E402
 from repalign.studies import dynamics  # noqa: E402
 
 LAST = dynamics.LAYERS[-1]
+QUICK_SCALES = dynamics.Dynamics.quick_settings["scales"]
 
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     out = tmp_path_factory.mktemp("dynamics")
-    result = dynamics.run(out, quick=True)
+    result = studies.run("dynamics", out, quick=True)
     return result, pd.read_csv(out / "results.csv")
 
 
@@ -50,7 +52,7 @@ def test_table_shape(study):
     training = _part(table, "training")
     assert set(training["layer"]) == set(dynamics.LAYERS)
     assert training["target_alignment"].between(0, 1 + 1e-9).all()
-    scales = dynamics.SETTINGS["quick"]["scales"]
+    scales = QUICK_SCALES
     assert sorted(training["init_scale"].unique()) == sorted(scales)
     fits = _part(table, "two_point_fit")
     assert len(fits) == len(scales) * len(dynamics.LAYERS) * 5
@@ -66,7 +68,7 @@ def test_initial_state_is_scale_free(study):
         np.testing.assert_allclose(group["target_alignment"], group["target_alignment"].iloc[0],
                                    atol=1e-6)
     np.testing.assert_allclose(start["loss"], 0.5, atol=1e-6)
-    for scale in dynamics.SETTINGS["quick"]["scales"]:
+    for scale in QUICK_SCALES:
         for quantity in ("output_sq_distance", "output_alignment"):
             assert _network(table, scale, "out", quantity)["value"].iloc[0] == pytest.approx(0)
 
@@ -75,7 +77,7 @@ def test_rich_alignment_rises_lazy_barely_moves(study):
     _, table = study
     training = _part(table, "training")
     last = training[training["layer"] == LAST]
-    scales = dynamics.SETTINGS["quick"]["scales"]
+    scales = QUICK_SCALES
     curves = {s: last[last["init_scale"] == s].sort_values("epoch") for s in scales}
     small, large = curves[min(scales)], curves[max(scales)]
     rise_small = small["target_alignment"].iloc[-1] - small["target_alignment"].iloc[0]
@@ -93,7 +95,7 @@ def test_rich_alignment_rises_lazy_barely_moves(study):
 
 def test_pair_distance_moves_in_the_rich_regime_only(study):
     _, table = study
-    scales = dynamics.SETTINGS["quick"]["scales"]
+    scales = QUICK_SCALES
     change = {}
     for scale in scales:
         h = _network(table, scale, LAST, "sq_distance")["value"].to_numpy()
@@ -104,7 +106,7 @@ def test_pair_distance_moves_in_the_rich_regime_only(study):
 
 def test_two_point_theory_fits_small_init(study):
     _, table = study
-    small = min(dynamics.SETTINGS["quick"]["scales"])
+    small = min(QUICK_SCALES)
     pair = _part(table, "two_point")
     fits = _part(table, "two_point_fit")
     for quantity in dynamics.PAIR_QUANTITIES:

@@ -11,13 +11,14 @@ import pandas as pd  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
 import repalign  # noqa: E402
+from repalign import studies  # noqa: E402
 from repalign.studies import _nets, snr  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     out = tmp_path_factory.mktemp("snr")
-    result = snr.run(out, quick=True)
+    result = studies.run("snr", out, quick=True)
     return result, pd.read_csv(out / "results.csv")
 
 

@@ -9,12 +9,13 @@ pytest.importorskip("matplotlib")
 pd = pytest.importorskip("pandas")
 
 import repalign.studies.superposition as study  # noqa: E402
+from repalign import studies  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
     out = tmp_path_factory.mktemp("superposition")
-    return study.run(out, quick=True), pd.read_csv(out / "results.csv")
+    return studies.run("superposition", out, quick=True), pd.read_csv(out / "results.csv")
 
 
 def _rows(table, condition, hidden, metric):
@@ -32,11 +33,12 @@ def test_files_and_summary(result):
 
 
 def test_table_layout(result):
-    _, table = result
+    res, table = result
     for column in ("condition", "metric", "seed_pair", "raw", "sae", "n_features",
                    "n_hidden", "sparsity"):
         assert column in table.columns
-    n_models = study.QUICK[0]
+    n_models = study.Superposition.quick_settings["n_models"]
+    assert res.config.n_models == n_models
     pairs = n_models * (n_models - 1) // 2
     assert len(table) == len(study.CONDITIONS) * len(study.METRICS) * pairs
     np.testing.assert_allclose(table["gain"], table["sae"] - table["raw"])

@@ -123,13 +123,13 @@ representations revisited. ICML.
 
 from __future__ import annotations
 
-import time
+from dataclasses import dataclass
 
 import numpy as np
 
-from ._output import Check, StudyResult, default_out, write
+from ._frame import Check, Outcome, Study, StudyConfig, register
 
-__all__ = ["run"]
+__all__ = ["Dynamics"]
 
 #: Hidden layers of the MLP (five weight matrices in all).
 DEPTH = 4
@@ -148,13 +148,38 @@ R2_MIN = 0.9
 #: The pair quantities fitted by the theory, in the order of the ODE's state.
 PAIR_QUANTITIES = ("sq_distance", "output_sq_distance", "output_alignment")
 
-#: The two versions: init scales, training-set size, width, epochs.
-SETTINGS = {
-    "quick": dict(scales=(0.5, 4.0), n_train=300, n_eval=300, width=64, epochs=2500,
-                  every=100, pair_epochs=800),
-    "full": dict(scales=(0.5, 0.7, 1.0, 2.0, 4.0), n_train=1000, n_eval=None, width=96,
-                 epochs=6000, every=100, pair_epochs=1500),
-}
+
+
+@dataclass(frozen=True)
+class Config(StudyConfig):
+    """Settings of the dynamics study.
+
+    Attributes
+    ----------
+    scales : tuple of float
+        The init scales ``g``, smallest first (a scale of 0.25 needs over 10,000
+        epochs to leave the plateau of its first learning stage, so it is not run).
+    n_train : int
+        Training digits.
+    n_eval : int or None
+        Held-out digits on which target alignment is measured (None: all of them).
+    width : int
+        Width of every hidden layer.
+    epochs : int
+        Full-batch gradient steps on the training digits.
+    every : int
+        Epochs between two measurements of target alignment.
+    pair_epochs : int
+        Gradient steps on the pair of the two-point theory.
+    """
+
+    scales: tuple = (0.5, 0.7, 1.0, 2.0, 4.0)
+    n_train: int = 1000
+    n_eval: int | None = None
+    width: int = 96
+    epochs: int = 6000
+    every: int = 100
+    pair_epochs: int = 1500
 
 
 def _network(width: int, scale: float, seed: int):
@@ -380,70 +405,43 @@ def _figure(training, pair, fits, scales):
     return figure
 
 
-def run(out=None, *, quick: bool = False, seed: int = 0) -> StudyResult:
-    """Rich (small init) against lazy (large init) training, and the two-point theory.
 
-    Parameters
-    ----------
-    out : path, optional
-        Output folder; default ``study-dynamics`` in the working directory.
-    quick : bool, default=False
-        Init scales 0.5 and 4, 300 training digits, width 64, 2,500 epochs, pair
-        trained for 800 steps (under a minute). The full version: scales 0.5, 0.7,
-        1, 2 and 4, 1,000 training digits, width 96, 6,000 epochs, pair trained for
-        1,500 steps. (A scale of 0.25 needs over 10,000 epochs to leave the
-        plateau of its first learning stage, so it is not run.)
-    seed : int, default=0
-        Seeds the data split, the pair and every initialisation (the same
-        initial weights, up to the scale, for every init scale).
-
-    Returns
-    -------
-    StudyResult
-        ``results.csv`` holds three kinds of rows, told apart by ``part``:
-        ``"training"`` (``init_scale, epoch, layer, target_alignment, loss``),
-        ``"two_point"`` (``init_scale, epoch, layer, quantity, source, value``:
-        the pair's ``sq_distance`` and ``cosine`` per hidden layer and its
-        ``output_sq_distance``, ``output_alignment`` and ``loss`` at layer
-        ``"out"``, measured (``source="network"``); and the theory's curves,
-        ``source="theory"``, with ``layer`` the hidden layer whose fit produced
-        them) and ``"two_point_fit"`` (``init_scale, layer, quantity, value``:
-        ``eta_h``, ``eta_y`` and ``r2_<quantity>``).
-    """
-    started = time.perf_counter()
-    out = default_out("dynamics", out)
-    import pandas as pd
-    import torch
-
+def _data(config):
+    """The digits: all training ones (for the pair), the training set and the held-out set."""
     from ._nets import digits_split
 
-    torch.set_num_threads(1)
-    settings = SETTINGS["quick" if quick else "full"]
-    scales = settings["scales"]
-    X_train, X_test, y_train, y_test = digits_split(seed=seed)
-    X = X_train[: settings["n_train"]]
-    Y = np.eye(10, dtype=np.float32)[y_train[: settings["n_train"]]]
-    X_eval = X_test[: settings["n_eval"]]
-    Y_eval = np.eye(10)[y_test[: settings["n_eval"]]]
+    X_train, X_test, y_train, y_test = digits_split(seed=config.seed)
+    X = X_train[: config.n_train]
+    Y = np.eye(10, dtype=np.float32)[y_train[: config.n_train]]
+    X_eval = X_test[: config.n_eval]
+    Y_eval = np.eye(10)[y_test[: config.n_eval]]
+    return X_train, y_train, (X, Y, X_eval, Y_eval)
 
+
+def _training_table(data, config):
+    """The ``"training"`` rows: target alignment and loss per scale, epoch and layer."""
+    import pandas as pd
+
+    X, Y, X_eval, Y_eval = data
     training = pd.DataFrame(
-        [(scale, *row) for scale in scales
-         for row in _train_alignment(X, Y, X_eval, Y_eval, scale=scale,
-                                     width=settings["width"], epochs=settings["epochs"],
-                                     every=settings["every"], seed=seed)],
+        [(scale, *row) for scale in config.scales
+         for row in _train_alignment(X, Y, X_eval, Y_eval, scale=scale, width=config.width,
+                                     epochs=config.epochs, every=config.every,
+                                     seed=config.seed)],
         columns=["init_scale", "epoch", "layer", "target_alignment", "loss"])
     training.insert(0, "part", "training")
+    return training
 
-    pair_idx, pair_classes = _pick_pair(y_train, seed)
-    X_pair = X_train[pair_idx]
-    Y_pair = np.eye(10, dtype=np.float32)[list(pair_classes)]
-    dx2 = float(np.sum((X_pair[0].astype(np.float64) - X_pair[1]) ** 2))
-    dy2 = float(np.sum((Y_pair[0] - Y_pair[1]) ** 2))
+
+def _two_point_tables(X_pair, Y_pair, dx2, dy2, config):
+    """The ``"two_point"`` rows (measured and fitted curves) and the ``"two_point_fit"`` rows."""
+    import pandas as pd
+
     pair_rows, fit_rows = [], []
-    for scale in scales:
+    for scale in config.scales:
         steps, h, cosine, ys, ws, losses = _train_pair(
-            X_pair, Y_pair, scale=scale, width=settings["width"],
-            epochs=settings["pair_epochs"], seed=seed)
+            X_pair, Y_pair, scale=scale, width=config.width, epochs=config.pair_epochs,
+            seed=config.seed)
         measured = {("out", "output_sq_distance"): ys, ("out", "output_alignment"): ws,
                     ("out", "loss"): losses}
         for layer in LAYERS:
@@ -465,12 +463,11 @@ def run(out=None, *, quick: bool = False, seed: int = 0) -> StudyResult:
     pair.insert(0, "part", "two_point")
     fits = pd.DataFrame(fit_rows, columns=["init_scale", "layer", "quantity", "value"])
     fits.insert(0, "part", "two_point_fit")
-    table = pd.concat([training, pair, fits], ignore_index=True)[
-        ["part", "init_scale", "epoch", "layer", "target_alignment", "loss", "quantity",
-         "source", "value"]]
+    return pair, fits
 
-    # --- checks, on this run's numbers -------------------------------------------------
-    small, large = scales[0], scales[-1]
+
+def _regimes(training, pair, small, large):
+    """At the last hidden layer, the smallest and largest scales: what the checks compare."""
     last = LAYERS[-1]
     at_last = training[training["layer"] == last]
 
@@ -478,53 +475,25 @@ def run(out=None, *, quick: bool = False, seed: int = 0) -> StudyResult:
         rows = at_last[at_last["init_scale"] == scale].sort_values("epoch")
         return rows["target_alignment"].to_numpy(), rows["loss"].to_numpy()
 
-    (ta_small, loss_small), (ta_large, loss_large) = curve(small), curve(large)
-    rise_small = ta_small[-1] - ta_small[0]
-    rise_large = ta_large[-1] - ta_large[0]
-    # matched training loss: the larger of the two final losses, which both networks reach
-    matched = max(loss_small[-1], loss_large[-1])
-    ta_matched_small = ta_small[np.argmax(loss_small <= matched)]
-    ta_matched_large = ta_large[np.argmax(loss_large <= matched)]
-
     def relative_change(scale):
         rows = pair[(pair["init_scale"] == scale) & (pair["layer"] == last)
                     & (pair["quantity"] == "sq_distance") & (pair["source"] == "network")]
         values = rows.sort_values("epoch")["value"].to_numpy()
         return abs(values[-1] - values[0]) / values[0]
 
-    change_small, change_large = relative_change(small), relative_change(large)
-    r2 = {q: float(fits[(fits["init_scale"] == small) & (fits["layer"] == last)
-                        & (fits["quantity"] == f"r2_{q}")]["value"].iloc[0])
-          for q in PAIR_QUANTITIES}
-    r2_text = ", ".join(f"{q} {v:.3f}" for q, v in r2.items())
-    checks = [
-        Check(f"final target alignment ({last}) is higher from the small init than the large",
-              bool(ta_small[-1] > ta_large[-1]),
-              f"g = {small:g}: {ta_small[-1]:.3f}; g = {large:g}: {ta_large[-1]:.3f}"),
-        Check("target alignment rises more from the small init",
-              bool(rise_small > rise_large),
-              f"rise g = {small:g}: {rise_small:+.3f} ({ta_small[0]:.3f} -> {ta_small[-1]:.3f}); "
-              f"g = {large:g}: {rise_large:+.3f} ({ta_large[0]:.3f} -> {ta_large[-1]:.3f})"),
-        Check("lazy: the large-init alignment barely moves (|rise| < a tenth of the rich rise)",
-              bool(abs(rise_large) < 0.1 * rise_small),
-              f"|{rise_large:+.4f}| vs 0.1 x {rise_small:+.3f}"),
-        Check("the lazy network is trained (final loss under half its initial value) and, at "
-              "matched training loss, the small init is the more target-aligned",
-              bool(loss_large[-1] < 0.5 * loss_large[0] and ta_matched_small > ta_matched_large),
-              f"final training loss g = {small:g}: {loss_small[-1]:.4f}, g = {large:g}: "
-              f"{loss_large[-1]:.4f} (both from {loss_small[0]:.2f}); at loss <= {matched:.4f}: "
-              f"alignment {ta_matched_small:.3f} vs {ta_matched_large:.3f}"),
-        Check("the pair's representational distance moves >= 10x more (relatively) from the "
-              "small init",
-              bool(change_small >= 10 * change_large),
-              f"|h(T) - h(0)| / h(0) at {last}: g = {small:g}: {change_small:.3g}, "
-              f"g = {large:g}: {change_large:.3g}"),
-        Check(f"the two-point effective theory fits the small-init pair at {last} "
-              f"(R^2 >= {R2_MIN} on h, y and w)",
-              bool(min(r2.values()) >= R2_MIN), f"R^2: {r2_text}"),
-    ]
+    (ta_small, loss_small), (ta_large, loss_large) = curve(small), curve(large)
+    # matched training loss: the larger of the two final losses, which both networks reach
+    matched = max(loss_small[-1], loss_large[-1])
+    return dict(ta_small=ta_small, loss_small=loss_small, ta_large=ta_large,
+                loss_large=loss_large, rise_small=ta_small[-1] - ta_small[0],
+                rise_large=ta_large[-1] - ta_large[0], matched=matched,
+                ta_matched_small=ta_small[np.argmax(loss_small <= matched)],
+                ta_matched_large=ta_large[np.argmax(loss_large <= matched)],
+                change_small=relative_change(small), change_large=relative_change(large))
 
-    # --- summary ----------------------------------------------------------------------
+
+def _alignment_lines(training, scales):
+    """Markdown: target alignment per scale and hidden layer, start -> end, and final loss."""
     final = training[training["epoch"] == training["epoch"].max()]
     first = training[training["epoch"] == 0]
     lines = ["Target alignment (linear CKA with the one-hot targets, held-out digits), "
@@ -541,12 +510,17 @@ def run(out=None, *, quick: bool = False, seed: int = 0) -> StudyResult:
         end_loss = final[final["init_scale"] == scale]["loss"].iloc[0]
         lines.append(f"| {scale:g} | {_learning_rate(scale):.3g} | " + " | ".join(cells)
                      + f" | {end_loss:.4f} |")
-    lines += ["", f"Two-point theory, pair of digits {pair_classes[0]} and {pair_classes[1]} "
-              f"(D_x = {dx2:.2f}, D_y = {dy2:g}); fitted effective rates and R^2 per hidden "
-              "layer (h, y, w):", "",
-              "| init scale | layer | eta_h | eta_y | R^2 h | R^2 y | R^2 w | h(T)/h(0) "
-              "| h(T)^2 eta_y / (eta_h D_x D_y) | cosine 0 -> T |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+    return lines
+
+
+def _two_point_lines(pair, fits, scales, pair_classes, dx2, dy2):
+    """Markdown: the fitted rates, R^2 and the pair's distance and cosine per scale and layer."""
+    lines = [f"Two-point theory, pair of digits {pair_classes[0]} and {pair_classes[1]} "
+             f"(D_x = {dx2:.2f}, D_y = {dy2:g}); fitted effective rates and R^2 per hidden "
+             "layer (h, y, w):", "",
+             "| init scale | layer | eta_h | eta_y | R^2 h | R^2 y | R^2 w | h(T)/h(0) "
+             "| h(T)^2 eta_y / (eta_h D_x D_y) | cosine 0 -> T |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for scale in scales:
         for layer in LAYERS:
             mine = fits[(fits["init_scale"] == scale) & (fits["layer"] == layer)]
@@ -561,34 +535,128 @@ def run(out=None, *, quick: bool = False, seed: int = 0) -> StudyResult:
                          + " | ".join(f"{value[f'r2_{q}']:.3f}" for q in PAIR_QUANTITIES)
                          + f" | {ratio:.4g} | {balance:.3g} "
                          f"| {cos.iloc[0]:.3f} -> {cos.iloc[-1]:.3f} |")
-    lines += ["", "The theory conserves Q = eta_y h^2 - eta_h D_x y up to a factor "
-              "(dQ/dt = -eta_h D_x (w / h) Q), so from a small init (Q ~ 0) it ends where the "
-              "outputs match the targets (y = D_y) at h^2 = (eta_h / eta_y) D_x D_y: the "
-              "balance column is 1 there. From a large init Q is large and h stays within a "
-              "fraction of a percent of h(0): the product eta_y h is what the fit identifies, "
-              "and eta_h only fits that tiny drift (it is ~0 where h does not move).", "",
-              "In the lazy regime the pair's distance h hardly changes, so its R^2 compares "
-              "the fit with a nearly constant curve and is not informative (it can be "
-              "very negative while the absolute error is tiny)."]
-    description = f"""
-Bias-free ReLU MLPs 64 -> {settings['width']} x {DEPTH} -> 10, weights N(0, g^2 c / fan_in)
+    return lines
+
+
+_NOTES = ["The theory conserves Q = eta_y h^2 - eta_h D_x y up to a factor "
+          "(dQ/dt = -eta_h D_x (w / h) Q), so from a small init (Q ~ 0) it ends where the "
+          "outputs match the targets (y = D_y) at h^2 = (eta_h / eta_y) D_x D_y: the "
+          "balance column is 1 there. From a large init Q is large and h stays within a "
+          "fraction of a percent of h(0): the product eta_y h is what the fit identifies, "
+          "and eta_h only fits that tiny drift (it is ~0 where h does not move).", "",
+          "In the lazy regime the pair's distance h hardly changes, so its R^2 compares "
+          "the fit with a nearly constant curve and is not informative (it can be "
+          "very negative while the absolute error is tiny)."]
+
+
+@register
+class Dynamics(Study):
+    """Rich (small init) against lazy (large init) training, and the two-point theory.
+
+    ``results.csv`` holds three kinds of rows, told apart by ``part``:
+    ``"training"`` (``init_scale, epoch, layer, target_alignment, loss``),
+    ``"two_point"`` (``init_scale, epoch, layer, quantity, source, value``:
+    the pair's ``sq_distance`` and ``cosine`` per hidden layer and its
+    ``output_sq_distance``, ``output_alignment`` and ``loss`` at layer
+    ``"out"``, measured (``source="network"``); and the theory's curves,
+    ``source="theory"``, with ``layer`` the hidden layer whose fit produced
+    them) and ``"two_point_fit"`` (``init_scale, layer, quantity, value``:
+    ``eta_h``, ``eta_y`` and ``r2_<quantity>``).
+    """
+
+    name = "dynamics"
+    title = "Rich vs lazy training: target alignment and the two-point theory"
+    reference = ("Chizat, Oyallon & Bach (2019), On lazy training in differentiable "
+                 "programming, NeurIPS; Saxe, McClelland & Ganguli (2014, 2019); "
+                 "van Rossem & Saxe (2024), When representations align: universality "
+                 "in representation learning dynamics, ICML")
+    Config = Config
+    quick_settings = {"scales": (0.5, 4.0), "n_train": 300, "n_eval": 300, "width": 64,
+                      "epochs": 2500, "pair_epochs": 800}
+
+    def measure(self, config):
+        import pandas as pd
+        import torch
+
+        torch.set_num_threads(1)
+        X_train, y_train, data = _data(config)
+        training = _training_table(data, config)
+        pair_idx, pair_classes = _pick_pair(y_train, config.seed)
+        X_pair = X_train[pair_idx]
+        Y_pair = np.eye(10, dtype=np.float32)[list(pair_classes)]
+        dx2 = float(np.sum((X_pair[0].astype(np.float64) - X_pair[1]) ** 2))
+        dy2 = float(np.sum((Y_pair[0] - Y_pair[1]) ** 2))
+        pair, fits = _two_point_tables(X_pair, Y_pair, dx2, dy2, config)
+        table = pd.concat([training, pair, fits], ignore_index=True)[
+            ["part", "init_scale", "epoch", "layer", "target_alignment", "loss", "quantity",
+             "source", "value"]]
+        return Outcome(table, dict(training=training, pair=pair, fits=fits,
+                                   pair_classes=pair_classes, dx2=dx2, dy2=dy2))
+
+    def checks(self, outcome, config):
+        training, pair, fits = (outcome.details[k] for k in ("training", "pair", "fits"))
+        small, large, last = config.scales[0], config.scales[-1], LAYERS[-1]
+        r = _regimes(training, pair, small, large)
+        ta_small, ta_large, loss_small, loss_large = (
+            r["ta_small"], r["ta_large"], r["loss_small"], r["loss_large"])
+        rise_small, rise_large = r["rise_small"], r["rise_large"]
+        r2 = {q: float(fits[(fits["init_scale"] == small) & (fits["layer"] == last)
+                            & (fits["quantity"] == f"r2_{q}")]["value"].iloc[0])
+              for q in PAIR_QUANTITIES}
+        r2_text = ", ".join(f"{q} {v:.3f}" for q, v in r2.items())
+        return [
+            Check(f"final target alignment ({last}) is higher from the small init than the large",
+                  bool(ta_small[-1] > ta_large[-1]),
+                  f"g = {small:g}: {ta_small[-1]:.3f}; g = {large:g}: {ta_large[-1]:.3f}"),
+            Check("target alignment rises more from the small init",
+                  bool(rise_small > rise_large),
+                  f"rise g = {small:g}: {rise_small:+.3f} ({ta_small[0]:.3f} -> "
+                  f"{ta_small[-1]:.3f}); g = {large:g}: {rise_large:+.3f} ({ta_large[0]:.3f} -> "
+                  f"{ta_large[-1]:.3f})"),
+            Check("lazy: the large-init alignment barely moves (|rise| < a tenth of the rich "
+                  "rise)", bool(abs(rise_large) < 0.1 * rise_small),
+                  f"|{rise_large:+.4f}| vs 0.1 x {rise_small:+.3f}"),
+            Check("the lazy network is trained (final loss under half its initial value) and, "
+                  "at matched training loss, the small init is the more target-aligned",
+                  bool(loss_large[-1] < 0.5 * loss_large[0]
+                       and r["ta_matched_small"] > r["ta_matched_large"]),
+                  f"final training loss g = {small:g}: {loss_small[-1]:.4f}, g = {large:g}: "
+                  f"{loss_large[-1]:.4f} (both from {loss_small[0]:.2f}); at loss <= "
+                  f"{r['matched']:.4f}: alignment {r['ta_matched_small']:.3f} vs "
+                  f"{r['ta_matched_large']:.3f}"),
+            Check("the pair's representational distance moves >= 10x more (relatively) from "
+                  "the small init", bool(r["change_small"] >= 10 * r["change_large"]),
+                  f"|h(T) - h(0)| / h(0) at {last}: g = {small:g}: {r['change_small']:.3g}, "
+                  f"g = {large:g}: {r['change_large']:.3g}"),
+            Check(f"the two-point effective theory fits the small-init pair at {last} "
+                  f"(R^2 >= {R2_MIN} on h, y and w)",
+                  bool(min(r2.values()) >= R2_MIN), f"R^2: {r2_text}"),
+        ]
+
+    def figure(self, outcome, config):
+        d = outcome.details
+        return _figure(d["training"], d["pair"], d["fits"], config.scales)
+
+    def numbers(self, outcome, config):
+        d = outcome.details
+        return "\n".join(
+            _alignment_lines(d["training"], config.scales) + [""]
+            + _two_point_lines(d["pair"], d["fits"], config.scales, d["pair_classes"],
+                               d["dx2"], d["dy2"]) + [""] + _NOTES)
+
+    def description(self, config):
+        X, _, X_eval, _ = _data(config)[2]
+        scales = config.scales
+        return f"""
+Bias-free ReLU MLPs 64 -> {config.width} x {DEPTH} -> 10, weights N(0, g^2 c / fan_in)
 (He initialisation times the init scale g), outputs centred at initialisation, trained by
 full-batch gradient descent on the squared error to one-hot targets, step
 lr = {LR0} x min(1, g^-{2 * DEPTH}). Target alignment: linear CKA between each hidden layer on
-{len(X_eval)} held-out digits and their one-hot targets, every {settings['every']} of
-{settings['epochs']} epochs on {len(X)} training digits. Two-point theory: the same network
-trained for {settings['pair_epochs']} steps on one pair of digits of different classes; the
+{len(X_eval)} held-out digits and their one-hot targets, every {config.every} of
+{config.epochs} epochs on {len(X)} training digits. Two-point theory: the same network
+trained for {config.pair_epochs} steps on one pair of digits of different classes; the
 pair's squared hidden distance h, output distance y and output alignment w recorded every
 {PAIR_EVERY} steps and van Rossem & Saxe's three-variable ODE fitted (two effective rates
 eta_h, eta_y, least squares) per hidden layer. Init scales: {', '.join(f'{s:g}' for s in scales)}.
 See the module docstring for the equations and their derivation.
 """
-    figure = _figure(training, pair, fits, scales)
-    return write("dynamics", out,
-                 title="Rich vs lazy training: target alignment and the two-point theory",
-                 reference="Chizat, Oyallon & Bach (2019), On lazy training in differentiable "
-                           "programming, NeurIPS; Saxe, McClelland & Ganguli (2014, 2019); "
-                           "van Rossem & Saxe (2024), When representations align: universality "
-                           "in representation learning dynamics, ICML",
-                 description=description, table=table, figure=figure, checks=checks,
-                 numbers="\n".join(lines), quick=quick, seed=seed, started=started)

@@ -167,13 +167,13 @@ where bigger models and more data hurt. ICLR.
 
 from __future__ import annotations
 
-import time
+from dataclasses import dataclass
 
 import numpy as np
 
-from ._output import Check, StudyResult, default_out, write
+from ._frame import Check, Outcome, Study, StudyConfig, register
 
-__all__ = ["run"]
+__all__ = ["SNR"]
 
 #: Input dimension of the linear teacher; the interpolation threshold is n_train = D.
 D = 40
@@ -194,22 +194,38 @@ UNFIT_EPS = 0.1
 #: n_train / d range where the minimum-norm solution is dominated by the shared direction.
 ARTEFACT_ZONE = (0.75, 1.25)
 
-_SETTINGS = {
-    # linear: SNRs, training-set sizes, members, repetitions, test inputs;
-    # mlp: SNRs (on all training images), the n_train sweep and its SNR, members,
-    # repetitions, Adam steps
-    True: dict(lin_snr=(0.25, 1.0, 4.0, 16.0, 64.0),
-               lin_n=(8, 20, 32, 40, 48, 80, 200, 400),
-               lin_members=6, lin_repeats=3, lin_test=400,
-               mlp_snr=(0.5, 2.0, 8.0, 32.0), mlp_n=(15, 60, 240, 1347), mlp_sweep_snr=2.0,
-               mlp_members=4, mlp_repeats=1, mlp_steps=400),
-    False: dict(lin_snr=(0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 64.0),
-                lin_n=(8, 16, 24, 32, 36, 40, 44, 48, 60, 80, 120, 200, 400),
-                lin_members=8, lin_repeats=5, lin_test=1000,
-                mlp_snr=(0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 32.0),
-                mlp_n=(15, 30, 60, 120, 240, 480, 1347), mlp_sweep_snr=2.0,
-                mlp_members=5, mlp_repeats=2, mlp_steps=1500),
-}
+
+@dataclass(frozen=True)
+class Config(StudyConfig):
+    """Settings of the snr study.
+
+    Attributes
+    ----------
+    lin_snr, lin_n : tuple
+        The linear model's SNRs and training-set sizes.
+    lin_members, lin_repeats, lin_test : int
+        Members per ensemble, repetitions (teacher, inputs) and test inputs.
+    mlp_snr : tuple
+        The MLPs' SNRs, on all training images.
+    mlp_n : tuple
+        The MLPs' n_train sweep, at ``mlp_sweep_snr``.
+    mlp_sweep_snr : float
+        The SNR of the MLPs' n_train sweep.
+    mlp_members, mlp_repeats, mlp_steps : int
+        Members per ensemble, repetitions (split, initialization) and Adam steps.
+    """
+
+    lin_snr: tuple = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 64.0)
+    lin_n: tuple = (8, 16, 24, 32, 36, 40, 44, 48, 60, 80, 120, 200, 400)
+    lin_members: int = 8
+    lin_repeats: int = 5
+    lin_test: int = 1000
+    mlp_snr: tuple = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 32.0)
+    mlp_n: tuple = (15, 30, 60, 120, 240, 480, 1347)
+    mlp_sweep_snr: float = 2.0
+    mlp_members: int = 5
+    mlp_repeats: int = 2
+    mlp_steps: int = 1500
 
 
 # ----------------------------------------------------------------------------- linear
@@ -257,19 +273,19 @@ def _mean_pairwise(measure, representations) -> float:
 def _linear_rows(cfg, seed: int, cka):
     """One row per (regularization, SNR, n_train, repetition) of the linear ensembles."""
     rows = []
-    for repeat in range(cfg["lin_repeats"]):
+    for repeat in range(cfg.lin_repeats):
         rng = np.random.default_rng([seed, 0, repeat])
         B = rng.standard_normal((D, K)) / np.sqrt(D)
-        X_test = rng.standard_normal((cfg["lin_test"], D))
+        X_test = rng.standard_normal((cfg.lin_test, D))
         clean = X_test @ B
-        X_all = rng.standard_normal((max(cfg["lin_n"]), D))   # nested training sets
-        for n in cfg["lin_n"]:
+        X_all = rng.standard_normal((max(cfg.lin_n), D))   # nested training sets
+        for n in cfg.lin_n:
             X = X_all[:n]
-            for snr in cfg["lin_snr"]:
+            for snr in cfg.lin_snr:
                 noise_var = 1.0 / snr
                 noise_rng = np.random.default_rng([seed, 1, repeat, n, int(snr * 1000)])
                 noise = [np.sqrt(noise_var) * noise_rng.standard_normal((n, K))
-                         for _ in range(cfg["lin_members"])]
+                         for _ in range(cfg.lin_members)]
                 for regularization, ridge in (("min_norm", 0.0), ("ridge", RIDGE)):
                     P = _solver(X, ridge)
                     targets = [X @ B + E for E in noise]
@@ -359,9 +375,9 @@ def _noisy_targets(task: str, labels, snr: float, rng):
 
 def _mlp_conditions(cfg):
     """(SNR, n_train) pairs: the SNR sweep on all training images, the n_train sweep."""
-    full = max(cfg["mlp_n"])
-    pairs = [(snr, full) for snr in cfg["mlp_snr"]]
-    pairs += [(cfg["mlp_sweep_snr"], n) for n in cfg["mlp_n"] if n != full]
+    full = max(cfg.mlp_n)
+    pairs = [(snr, full) for snr in cfg.mlp_snr]
+    pairs += [(cfg.mlp_sweep_snr, n) for n in cfg.mlp_n if n != full]
     return pairs
 
 
@@ -376,7 +392,7 @@ def _mlp_rows(cfg, seed: int, cka):
     torch.set_num_threads(1)
     rows = []
     n_params = sum(p.numel() for p in _nets.mlp([64, WIDTH, 10]).parameters())
-    for repeat in range(cfg["mlp_repeats"]):
+    for repeat in range(cfg.mlp_repeats):
         X_train, X_test, y_train, y_test = _nets.digits_split(seed=seed + repeat)
         order = np.random.default_rng([seed, 2, repeat]).permutation(len(X_train))
         for task in ("regression", "classification"):
@@ -386,13 +402,13 @@ def _mlp_rows(cfg, seed: int, cka):
                 rng = np.random.default_rng([seed, 3, repeat, n, int(snr * 1000),
                                              task == "classification"])
                 targets = np.stack([_noisy_targets(task, labels, snr, rng)
-                                    for _ in range(cfg["mlp_members"])])
+                                    for _ in range(cfg.mlp_members)])
                 models = []
-                for _ in range(cfg["mlp_members"]):
+                for _ in range(cfg.mlp_members):
                     torch.manual_seed(seed * 1000 + repeat)   # one shared initialization
                     models.append(_nets.mlp([64, WIDTH, 10]))
                 batch = min(64, n)
-                epochs = max(1, round(cfg["mlp_steps"] * batch / n))
+                epochs = max(1, round(cfg.mlp_steps * batch / n))
                 _train_ensemble(models, X, targets, seed=seed + repeat, epochs=epochs,
                                 batch_size=batch,
                                 loss="mse" if task == "regression" else "cross_entropy")
@@ -442,7 +458,7 @@ def _sweeps(table, cfg):
 
     The MLPs' sweep is at ``mlp_sweep_snr``; the linear model's at its middle SNR.
     """
-    snr = {"linear": cfg["lin_snr"][len(cfg["lin_snr"]) // 2], "mlp": cfg["mlp_sweep_snr"]}
+    snr = {"linear": cfg.lin_snr[len(cfg.lin_snr) // 2], "mlp": cfg.mlp_sweep_snr}
     sweeps = {}
     for key, group in table.groupby(["model", "task", "regularization"]):
         group = group[group["snr"] == snr[key[0]]]
@@ -534,7 +550,7 @@ def _linear_dip_check(curves):
 
 
 def _mlp_dip_check(curves, cfg):
-    mlp = curves[(curves["model"] == "mlp") & (curves["snr"] == cfg["mlp_sweep_snr"])]
+    mlp = curves[(curves["model"] == "mlp") & (curves["snr"] == cfg.mlp_sweep_snr)]
     parts, passed = [], True
     for task, curve in mlp.groupby("task"):
         threshold = curve["threshold"].iloc[0]
@@ -542,7 +558,7 @@ def _mlp_dip_check(curves, cfg):
         passed &= ok
         parts.append(f"{task}: measured n* {threshold:.0f}, {text}")
     return Check(f"alignment is non-monotonic in n_train, lowest near the measured "
-                 f"interpolation threshold n* (digits MLPs, SNR {cfg['mlp_sweep_snr']:g})",
+                 f"interpolation threshold n* (digits MLPs, SNR {cfg.mlp_sweep_snr:g})",
                  passed and bool(parts), "; ".join(parts))
 
 
@@ -638,7 +654,7 @@ def _figure(curves, cfg):
            title=f"linear, n_train = 2d = {sweep_n}")
     ax.legend(fontsize=7)
 
-    snr = cfg["lin_snr"][len(cfg["lin_snr"]) // 2]
+    snr = cfg.lin_snr[len(cfg.lin_snr) // 2]
     for ax, column, ylabel in ((axes[0, 1], "alignment", "alignment"),
                                (axes[0, 2], "test_error", "relative test error")):
         for reg, group in lin[lin["snr"] == snr].groupby("regularization"):
@@ -660,14 +676,14 @@ def _figure(curves, cfg):
            ylabel="alignment (hidden)", title="digits MLPs, all training images")
     ax.legend(fontsize=7)
 
-    sweep = mlp[mlp["snr"] == cfg["mlp_sweep_snr"]]
+    sweep = mlp[mlp["snr"] == cfg.mlp_sweep_snr]
     for ax, column, ylabel in ((axes[1, 1], "alignment", "alignment (hidden)"),
                                (axes[1, 2], "test_error", "test error")):
         for task, group in sweep.groupby("task"):
             ax.plot(group["n_train"], group[column], "o-", color=colours[task], label=task)
             ax.axvline(group["threshold"].iloc[0], color=colours[task], lw=0.8, ls=":")
         ax.set(xscale="log", xlabel="n_train", ylabel=ylabel,
-               title=f"digits MLPs, SNR {cfg['mlp_sweep_snr']:g} (dotted: measured n*)")
+               title=f"digits MLPs, SNR {cfg.mlp_sweep_snr:g} (dotted: measured n*)")
         ax.legend(fontsize=7)
     return figure
 
@@ -675,7 +691,7 @@ def _figure(curves, cfg):
 def _numbers(table, curves, cfg) -> str:
     """Markdown: the linear n_train sweep, the measured thresholds and the MLP conditions."""
     lin = curves[curves["model"] == "linear"]
-    snr = cfg["lin_snr"][len(cfg["lin_snr"]) // 2]
+    snr = cfg.lin_snr[len(cfg.lin_snr) // 2]
     sweep = lin[lin["snr"] == snr].pivot(index="n_train", columns="regularization")
     rows = ["| n_train | min-norm alignment | estimate | test error | ridge alignment | "
             "estimate | test error |", "|---|---|---|---|---|---|---|"]
@@ -702,70 +718,74 @@ def _numbers(table, curves, cfg) -> str:
             f"Digits MLPs, mean over repetitions:\n\n" + "\n".join(mrows))
 
 
-# ------------------------------------------------------------------------------- run
+# ----------------------------------------------------------------------------- study
 
 
-def run(out=None, *, quick: bool = False, seed: int = 0) -> StudyResult:
+@register
+class SNR(Study):
     """Alignment of noise-perturbed ensembles against SNR and training-set size.
 
-    Parameters
-    ----------
-    out : path, optional
-        Output folder (created); default ``study-snr`` in the working directory.
-    quick : bool, default=False
-        The under-a-minute version: fewer SNRs, sizes, members and repetitions,
-        shorter MLP training.
-    seed : int, default=0
-        Seeds the teachers, inputs, noise, data splits and initializations.
-
-    Returns
-    -------
-    StudyResult
-        ``results.csv`` has one row per ensemble: ``model`` (``linear``, ``mlp``),
-        ``task``, ``regularization`` (``min_norm``, ``ridge``, ``none``), ``snr``,
-        ``n_train``, ``seed`` (the repetition), ``alignment`` (hidden layer),
-        ``alignment_output`` (predictor), ``estimate`` (analytic predictor CKA,
-        linear only), ``test_error``, ``noise_unfit`` (training residual over the
-        noise), ``threshold`` (``d``, or the MLP task's measured ``n*``) and
-        ``parameters_per_output`` (MLP only).
+    ``results.csv`` has one row per ensemble: ``model`` (``linear``, ``mlp``),
+    ``task``, ``regularization`` (``min_norm``, ``ridge``, ``none``), ``snr``,
+    ``n_train``, ``seed`` (the repetition), ``alignment`` (hidden layer),
+    ``alignment_output`` (predictor), ``estimate`` (analytic predictor CKA,
+    linear only), ``test_error``, ``noise_unfit`` (training residual over the
+    noise), ``threshold`` (``d``, or the MLP task's measured ``n*``) and
+    ``parameters_per_output`` (MLP only).
     """
-    import pandas as pd
 
-    import repalign
+    name = "snr"
+    title = "Signal-to-noise ratio and sample size govern alignment"
+    reference = ('"Signal-to-noise ratio and sample size govern representational alignment" '
+                 "(issue 7, item 1)")
+    Config = Config
+    quick_settings = {"lin_snr": (0.25, 1.0, 4.0, 16.0, 64.0),
+                      "lin_n": (8, 20, 32, 40, 48, 80, 200, 400),
+                      "lin_members": 6, "lin_repeats": 3, "lin_test": 400,
+                      "mlp_snr": (0.5, 2.0, 8.0, 32.0), "mlp_n": (15, 60, 240, 1347),
+                      "mlp_members": 4, "mlp_repeats": 1, "mlp_steps": 400}
 
-    started = time.perf_counter()
-    out = default_out("snr", out)
-    cfg = _SETTINGS[bool(quick)]
-    cka = repalign.get("cka")
-    table = pd.DataFrame(_linear_rows(cfg, seed, cka) + _mlp_rows(cfg, seed, cka))
-    table = _set_mlp_thresholds(table, cfg)
-    curves = _curves(table)
-    checks = [_snr_check(curves), _linear_dip_check(curves), _artefact_check(curves),
-              _mlp_dip_check(curves, cfg), _decoupling_check(curves), _estimate_check(curves)]
-    description = f"""
+    def measure(self, config):
+        import pandas as pd
+
+        import repalign
+
+        cka = repalign.get("cka")
+        rows = _linear_rows(config, config.seed, cka) + _mlp_rows(config, config.seed, cka)
+        table = _set_mlp_thresholds(pd.DataFrame(rows), config)
+        return Outcome(table, {"curves": _curves(table)})
+
+    def checks(self, outcome, config):
+        curves = outcome.details["curves"]
+        return [_snr_check(curves), _linear_dip_check(curves), _artefact_check(curves),
+                _mlp_dip_check(curves, config), _decoupling_check(curves),
+                _estimate_check(curves)]
+
+    def figure(self, outcome, config):
+        return _figure(outcome.details["curves"], config)
+
+    def numbers(self, outcome, config):
+        return _numbers(outcome.table, outcome.details["curves"], config)
+
+    def description(self, config):
+        return f"""
 Ensembles of networks trained on the same inputs, each member with its own noise on the
 targets; alignment = mean pairwise linear CKA (`repalign.get("cka")`, each member prepared
 once) of the hidden layer on a fixed test set.
 
 - **Linear** `y = W2 W1 x`, Gaussian teacher, d = {D}, k = {K} outputs, SNR = 1/sigma^2 in
-  {list(cfg['lin_snr'])}, n_train in {list(cfg['lin_n'])}; closed-form minimum-norm and ridge
+  {list(config.lin_snr)}, n_train in {list(config.lin_n)}; closed-form minimum-norm and ridge
   (lambda = {RIDGE:g}) end-to-end solutions with balanced factors (the limit of gradient
-  descent from a small initialization); {cfg['lin_members']} members,
-  {cfg['lin_repeats']} repetitions (teacher, inputs), {cfg['lin_test']} test inputs. Beside
+  descent from a small initialization); {config.lin_members} members,
+  {config.lin_repeats} repetitions (teacher, inputs), {config.lin_test} test inputs. Beside
   it, the analytic estimate of the predictors' CKA from the noise covariance (module
   docstring: ratio of Gaussian moments, conditional on the inputs).
 - **Digits MLPs** 64-{WIDTH}-10 (ReLU), regression (one-hot + Gaussian noise of variance
   0.09/SNR, MSE) and classification (label noise at rate 1/(1+SNR), cross-entropy); SNR in
-  {list(cfg['mlp_snr'])} on all training images, and n_train in {list(cfg['mlp_n'])} at SNR
-  {cfg['mlp_sweep_snr']:g}; {cfg['mlp_members']} members sharing the initialization and batch
-  order, {cfg['mlp_repeats']} repetition(s) (split, initialization), Adam (lr 3e-3, batch
-  64) for about {cfg['mlp_steps']} steps; hidden layer `act1`, 450 test images. The
+  {list(config.mlp_snr)} on all training images, and n_train in {list(config.mlp_n)} at SNR
+  {config.mlp_sweep_snr:g}; {config.mlp_members} members sharing the initialization and batch
+  order, {config.mlp_repeats} repetition(s) (split, initialization), Adam (lr 3e-3, batch
+  64) for about {config.mlp_steps} steps; hidden layer `act1`, 450 test images. The
   interpolation threshold n* is measured: where the members stop fitting the noise
   (`noise_unfit` crosses {UNFIT_EPS}).
 """
-    return write("snr", out, title="Signal-to-noise ratio and sample size govern alignment",
-                 reference='"Signal-to-noise ratio and sample size govern representational '
-                           'alignment" (issue 7, item 1)',
-                 description=description, table=table, figure=_figure(curves, cfg),
-                 checks=checks, numbers=_numbers(table, curves, cfg), quick=quick, seed=seed,
-                 started=started)

@@ -69,14 +69,14 @@ highly interpretable features in language models. arXiv:2309.08600 (ICLR 2024).
 
 from __future__ import annotations
 
-import time
+from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
 
-from ._output import Check, StudyResult, default_out, write
+from ._frame import Check, Outcome, Study, StudyConfig, register
 
-__all__ = ["run"]
+__all__ = ["Superposition"]
 
 #: Number of sparse features of every toy model.
 N_FEATURES = 20
@@ -105,9 +105,26 @@ BATCH_SIZE = 256
 LR_TOY = 3e-3
 LR_SAE = 3e-3
 L1 = 0.3
-#: (models per condition, toy-model steps, SAE steps, evaluation inputs).
-QUICK = (3, 1500, 1500, 2000)
-FULL = (5, 6000, 6000, 4000)
+
+
+@dataclass(frozen=True)
+class Config(StudyConfig):
+    """Settings of the superposition study.
+
+    Attributes
+    ----------
+    n_models : int
+        Toy models (and SAEs) per condition, each from its own seed.
+    toy_steps, sae_steps : int
+        Adam steps of each toy model and of each SAE.
+    n_eval : int
+        Evaluation inputs on which the units are compared.
+    """
+
+    n_models: int = 5
+    toy_steps: int = 6000
+    sae_steps: int = 6000
+    n_eval: int = 4000
 
 
 def _child_seed(seed: int, *keys: int) -> int:
@@ -380,55 +397,9 @@ def _figure(table):
     return figure
 
 
-def run(out=None, *, quick: bool = False, seed: int = 0) -> StudyResult:
-    """Raw neurons against SAE latents across seeds, in and out of superposition.
 
-    Parameters
-    ----------
-    out : path, optional
-        Output folder (created); default ``study-superposition``.
-    quick : bool, default=False
-        3 models per condition, 1,500 Adam steps for each toy model and each
-        SAE, 2,000 evaluation inputs (well under a minute). The full run: 5
-        models per condition, 6,000 steps each, 4,000 evaluation inputs.
-    seed : int, default=0
-        Seeds every initialisation, every input stream and the evaluation inputs.
-
-    Returns
-    -------
-    StudyResult
-        ``results.csv`` has one row per condition, metric and pair of seeds:
-        ``condition`` (``"superposition"``: m < n; ``"control"``: m = n),
-        ``hidden`` (``"linear"`` or ``"relu"``), ``metric``, ``seed_pair``,
-        ``seed_a``, ``seed_b``, ``raw`` and ``sae`` (the measure between the two
-        models' raw neurons and between their SAE latents), ``gain`` (``sae -
-        raw``), ``n_features``, ``n_hidden``, ``dictionary_size``, ``sparsity``,
-        the units compared after dropping inactive ones (``units_a/b``,
-        ``latents_a/b``), each model's represented and recovered features
-        (``represented_a/b``, ``recovered_a/b``), and its SAE's fraction of
-        variance explained and mean number of active latents (``sae_r2_a/b``,
-        ``sae_l0_a/b``), and its neurons' monosemanticity (mean over neurons of
-        ``max_i |W_ji| / ||W_j||``, ``monosemanticity_a/b``).
-    """
-    import pandas as pd
-    import torch
-
-    import repalign
-
-    started = time.perf_counter()
-    out = default_out("superposition", out)
-    n_models, toy_steps, sae_steps, n_eval = QUICK if quick else FULL
-    torch.set_num_threads(1)
-    x_eval = _sample((n_eval, N_FEATURES), torch.Generator().manual_seed(_child_seed(seed, 99)))
-    measures = {metric: repalign.get(metric) for metric in METRICS}
-    rows = []
-    for index, (condition, hidden) in enumerate(CONDITIONS):
-        rows += _run_condition(index, condition, hidden, x_eval, n_models=n_models,
-                               toy_steps=toy_steps, sae_steps=sae_steps, l1=L1, seed=seed,
-                               measures=measures)
-    table = pd.DataFrame(rows)
-    checks = _checks(table)
-
+def _gain_lines(table):
+    """Markdown: mean raw, SAE and gain per condition and metric."""
     lines = ["| condition | hidden | m | metric | raw | SAE | gain |",
              "|---|---|---|---|---|---|---|"]
     for (condition, hidden, metric), frame in table.groupby(["condition", "hidden", "metric"],
@@ -436,33 +407,99 @@ def run(out=None, *, quick: bool = False, seed: int = 0) -> StudyResult:
         lines.append(f"| {condition} | {hidden} | {frame['n_hidden'].iloc[0]} | {metric} | "
                      f"{frame['raw'].mean():.3f} | {frame['sae'].mean():.3f} | "
                      f"{frame['gain'].mean():+.3f} |")
-    recovery = ["| condition | hidden | represented | recovered | SAE R^2 | SAE L0 | "
-                "neuron monosemanticity |", "|---|---|---|---|---|---|---|"]
+    return lines
+
+
+def _recovery_lines(table):
+    """Markdown: per condition, the mean features represented and recovered, and the SAE fit."""
+    lines = ["| condition | hidden | represented | recovered | SAE R^2 | SAE L0 | "
+             "neuron monosemanticity |", "|---|---|---|---|---|---|---|"]
     for condition, hidden in CONDITIONS:
         models = _recovery(table, condition, hidden)
         frame = table[(table["condition"] == condition) & (table["hidden"] == hidden)]
-        recovery.append(
+        lines.append(
             f"| {condition} | {hidden} | {np.mean([rep for rep, _ in models]):.1f} | "
             f"{np.mean([rec for _, rec in models]):.1f} | "
             f"{frame[['sae_r2_a', 'sae_r2_b']].to_numpy().mean():.3f} | "
             f"{frame[['sae_l0_a', 'sae_l0_b']].to_numpy().mean():.2f} | "
             f"{frame[['monosemanticity_a', 'monosemanticity_b']].to_numpy().mean():.2f} |")
-    numbers = "\n".join([
-        f"Mean over {n_models * (n_models - 1) // 2} seed pairs per condition:", "", *lines, "",
-        f"Per model (mean over {n_models}): features represented (of {N_FEATURES}) and "
-        f"recovered by an SAE decoder column (cosine >= {RECOVERY_COSINE}), the SAE's fraction "
-        "of hidden variance explained on the evaluation inputs, and its mean number of active "
-        "latents (the inputs have "
-        f"{N_FEATURES * (1 - SPARSITY):.1f} active features on average), and the neurons' "
-        "monosemanticity, the mean over neurons of max_i |W_ji| / ||W_j|| (1: one feature per "
-        "neuron; 0.71: two features read equally):", "", *recovery, "",
-        "The control's premise is that with m = n a ReLU hidden layer makes its neurons "
-        "monosemantic, so that the raw neurons already match across seeds. Where its "
-        "monosemanticity (table above) stays well below 1, its neurons read several features "
-        "each and the SAE gains there as well: the control check then fails because the "
-        "control is not monosemantic, not because the SAE misbehaves.",
-    ])
-    description = f"""
+    return lines
+
+
+@register
+class Superposition(Study):
+    """Raw neurons against SAE latents across seeds, in and out of superposition.
+
+    ``results.csv`` has one row per condition, metric and pair of seeds:
+    ``condition`` (``"superposition"``: m < n; ``"control"``: m = n),
+    ``hidden`` (``"linear"`` or ``"relu"``), ``metric``, ``seed_pair``,
+    ``seed_a``, ``seed_b``, ``raw`` and ``sae`` (the measure between the two
+    models' raw neurons and between their SAE latents), ``gain`` (``sae -
+    raw``), ``n_features``, ``n_hidden``, ``dictionary_size``, ``sparsity``,
+    the units compared after dropping inactive ones (``units_a/b``,
+    ``latents_a/b``), each model's represented and recovered features
+    (``represented_a/b``, ``recovered_a/b``), and its SAE's fraction of
+    variance explained and mean number of active latents (``sae_r2_a/b``,
+    ``sae_l0_a/b``), and its neurons' monosemanticity (mean over neurons of
+    ``max_i |W_ji| / ||W_j||``, ``monosemanticity_a/b``).
+    """
+
+    name = "superposition"
+    title = "Superposition: SAE latents align across seeds where raw neurons do not"
+    reference = ("Elhage et al. (2022). Toy models of superposition. Transformer "
+                 "Circuits Thread; Bricken et al. (2023). Towards monosemanticity. "
+                 "Transformer Circuits Thread; Cunningham et al. (2023). Sparse "
+                 "autoencoders find highly interpretable features in language models. "
+                 "arXiv:2309.08600.")
+    Config = Config
+    quick_settings = {"n_models": 3, "toy_steps": 1500, "sae_steps": 1500, "n_eval": 2000}
+
+    def measure(self, config):
+        import pandas as pd
+        import torch
+
+        import repalign
+
+        torch.set_num_threads(1)
+        x_eval = _sample((config.n_eval, N_FEATURES),
+                         torch.Generator().manual_seed(_child_seed(config.seed, 99)))
+        measures = {metric: repalign.get(metric) for metric in METRICS}
+        rows = []
+        for index, (condition, hidden) in enumerate(CONDITIONS):
+            rows += _run_condition(index, condition, hidden, x_eval, n_models=config.n_models,
+                                   toy_steps=config.toy_steps, sae_steps=config.sae_steps,
+                                   l1=L1, seed=config.seed, measures=measures)
+        return Outcome(pd.DataFrame(rows))
+
+    def checks(self, outcome, config):
+        return _checks(outcome.table)
+
+    def figure(self, outcome, config):
+        return _figure(outcome.table)
+
+    def numbers(self, outcome, config):
+        n_models = config.n_models
+        return "\n".join([
+            f"Mean over {n_models * (n_models - 1) // 2} seed pairs per condition:", "",
+            *_gain_lines(outcome.table), "",
+            f"Per model (mean over {n_models}): features represented (of {N_FEATURES}) and "
+            f"recovered by an SAE decoder column (cosine >= {RECOVERY_COSINE}), the SAE's "
+            "fraction of hidden variance explained on the evaluation inputs, and its mean number "
+            "of active latents (the inputs have "
+            f"{N_FEATURES * (1 - SPARSITY):.1f} active features on average), and the neurons' "
+            "monosemanticity, the mean over neurons of max_i |W_ji| / ||W_j|| (1: one feature "
+            "per neuron; 0.71: two features read equally):", "", *_recovery_lines(outcome.table),
+            "", "The control's premise is that with m = n a ReLU hidden layer makes its neurons "
+            "monosemantic, so that the raw neurons already match across seeds. Where its "
+            "monosemanticity (table above) stays well below 1, its neurons read several "
+            "features each and the SAE gains there as well: the control check then fails "
+            "because the control is not monosemantic, not because the SAE misbehaves.",
+        ])
+
+    def description(self, config):
+        n_models, toy_steps, sae_steps, n_eval = (config.n_models, config.toy_steps,
+                                                  config.sae_steps, config.n_eval)
+        return f"""
 Toy models of superposition (Elhage et al. 2022): n = {N_FEATURES} features, each zero with
 probability S = {SPARSITY} and uniform on [0, 1] otherwise, importances {IMPORTANCE_DECAY}^i;
 `h = phi(W x)`, `x' = ReLU(W^T h + b)`, importance-weighted squared error, Adam (lr {LR_TOY},
@@ -478,12 +515,3 @@ cross-validated ridge predicting B's units from A's, Pearson r, default penalty 
 the raw neurons and between the SAE latents, after dropping units active on fewer than
 {MIN_ACTIVE} evaluation inputs.
 """
-    return write("superposition", out,
-                 title="Superposition: SAE latents align across seeds where raw neurons do not",
-                 reference="Elhage et al. (2022). Toy models of superposition. Transformer "
-                           "Circuits Thread; Bricken et al. (2023). Towards monosemanticity. "
-                           "Transformer Circuits Thread; Cunningham et al. (2023). Sparse "
-                           "autoencoders find highly interpretable features in language models. "
-                           "arXiv:2309.08600.",
-                 description=description, table=table, figure=_figure(table), checks=checks,
-                 numbers=numbers, quick=quick, seed=seed, started=started)
