@@ -8,6 +8,7 @@ from scipy.stats import spearmanr
 pytest.importorskip("matplotlib")
 
 import repalign  # noqa: E402
+from repalign import studies  # noqa: E402
 from repalign.studies import brain  # noqa: E402
 
 HAVE_IMAGES = brain.DEFAULT_IMAGES.is_file()
@@ -18,7 +19,7 @@ def outcome(tmp_path_factory):
     if HAVE_IMAGES:
         pytest.importorskip("efficientnet_lite_pytorch")
     out = tmp_path_factory.mktemp("brain")
-    result = brain.run(out, quick=True)
+    result = studies.run("brain", out, quick=True)
     return result, pd.read_csv(out / "results.csv")
 
 
@@ -68,4 +69,4 @@ def test_late_blocks_match_it_best_and_beat_the_classic_models(outcome):
 
 def test_a_missing_images_file_is_refused(tmp_path):
     with pytest.raises(ValueError, match="images must be the file"):
-        brain.run(tmp_path, quick=True, images=tmp_path / "nope.mat")
+        studies.run("brain", tmp_path, quick=True, images=tmp_path / "nope.mat")

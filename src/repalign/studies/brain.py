@@ -47,14 +47,15 @@ neural networks. ICML (the Lite0 variant: TensorFlow model garden, 2020).
 from __future__ import annotations
 
 import hashlib
-import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ._output import Check, StudyResult, default_out, write
+from ._frame import Check, Outcome, Study, StudyConfig, register
 
-__all__ = ["run", "targets", "network_rdms", "score", "rdm_hash", "IMAGES_FILE", "DEFAULT_IMAGES"]
+__all__ = ["Brain", "targets", "network_rdms", "score", "rdm_hash", "IMAGES_FILE",
+           "DEFAULT_IMAGES"]
 
 IMAGES_FILE = "Kriegeskorte_Neuron2008_supplementalData.mat"
 #: The shared data folder beside a source checkout (src/repalign/studies/ -> ../shared).
@@ -148,110 +149,146 @@ def score(rdms: dict, target_rdms: dict, *, model: str, n_permutations: int, see
     return rows
 
 
-def run(out=None, *, quick: bool = False, seed: int = 0, images=None) -> StudyResult:
-    """Compare EfficientNet-Lite0's blocks and classic models with IT and judgments.
+def _images(config) -> Path:
+    """The images file of a run: ``config.images``, or :data:`DEFAULT_IMAGES`."""
+    return Path(config.images) if config.images is not None else DEFAULT_IMAGES
 
-    Parameters
+
+def _network_summary(table):
+    """The network's human IT rows: its best block and its early and late mean rho."""
+    net = table[(table.model == NETWORK) & (table.target == "human_it")]
+    return net.loc[net.rho.idxmax()], net.rho.iloc[:5].mean(), net.rho.iloc[-5:].mean()
+
+
+@dataclass(frozen=True)
+class Config(StudyConfig):
+    """Settings of the brain study.
+
+    Attributes
     ----------
-    out : path, optional
-        Output folder; default ``study-brain``.
-    quick : bool, default=False
-        199 stimulus permutations per test instead of 1999.
-    seed : int, default=0
-        Seed of the permutations.
     images : path, optional
         ``Kriegeskorte_Neuron2008_supplementalData.mat`` holding the 92 images;
-        default: the shared data folder beside a source checkout, if present.
+        None: the shared data folder beside a source checkout, if present.
         Without it only the bundled RDMs are compared.
+    n_permutations : int
+        Stimulus permutations per test (quick: 199).
 
-    Returns
-    -------
-    StudyResult
-        ``table`` columns: ``model, layer, depth, target, rho, p_value, q_value,
-        ceiling_low, ceiling_high``.
+    Raises
+    ------
+    ValueError
+        If ``images`` is given and is not an existing file.
     """
-    import pandas as pd
 
-    import repalign
+    images: Path | None = None
+    n_permutations: int = 1999
 
-    started = time.perf_counter()
-    images = Path(images) if images is not None else DEFAULT_IMAGES
-    if not images.is_file() and images != DEFAULT_IMAGES:
-        raise ValueError(f"images must be the file {IMAGES_FILE} (the 92 images); "
-                         f"{str(images)!r} does not exist")
-    out = default_out("brain", out)
-    n_permutations = 199 if quick else 1999
-    have_images = images.is_file()
-    data = repalign.datasets.kriegeskorte92(images=images if have_images else None)
-    target_rdms = targets(data)
-    test = {"n_permutations": n_permutations, "seed": seed}
-    rows = score({"monkey_it": data.monkey_it}, {"human_it": target_rdms["human_it"]},
-                 model="brain", **test)
-    rows += score(data.models, target_rdms, model="classic", **test)
-    if have_images:
-        rows += score(network_rdms(data.images), target_rdms, model=NETWORK, **test)
-    table = pd.DataFrame(rows)
+    def __post_init__(self) -> None:
+        images = _images(self)
+        if not images.is_file() and images != DEFAULT_IMAGES:
+            raise ValueError(f"images must be the file {IMAGES_FILE} (the 92 images); "
+                             f"{str(images)!r} does not exist")
 
-    def rho(model, layer, target="human_it"):
-        match = table[(table.model == model) & (table.layer == layer)
-                      & (table.target == target)]
-        return match.iloc[0]
 
-    monkey, animacy = rho("brain", "monkey_it"), rho("classic", "animacy")
-    checks = [
-        Check("human and monkey IT RDMs match (Kriegeskorte et al. 2008)",
-              monkey.p_value < 0.05, f"rho = {monkey.rho:.3f}, p = {monkey.p_value:.3g}"),
-        Check("the animate / inanimate division explains human IT", animacy.p_value < 0.05,
-              f"animacy model rho = {animacy.rho:.3f}, p = {animacy.p_value:.3g}"),
-    ]
-    numbers = []
-    if have_images:
-        net = table[(table.model == NETWORK) & (table.target == "human_it")]
-        best = net.loc[net.rho.idxmax()]
-        early, late = net.rho.iloc[:5].mean(), net.rho.iloc[-5:].mean()
-        classic = table[(table.model == "classic") & table.layer.isin(CLASSIC)
-                        & (table.target == "human_it")]
-        top_classic = classic.loc[classic.rho.idxmax()]
-        checks += [
-            Check("the network's best block explains human IT (FDR over blocks)",
-                  best.q_value < 0.05,
-                  f"{best.layer}: rho = {best.rho:.3f}, q = {best.q_value:.3g}"),
-            Check("late blocks match human IT better than early blocks",
-                  late > early, f"mean rho of blocks 11-15 {late:.3f}, of blocks 0-4 "
-                                f"{early:.3f}"),
-            Check("the deep network beats every classic image-computable model on human IT "
-                  "(Khaligh-Razavi & Kriegeskorte 2014)", best.rho > top_classic.rho,
-                  f"best block {best.rho:.3f} vs best classic model ({top_classic.layer}) "
-                  f"{top_classic.rho:.3f}"),
+@register
+class Brain(Study):
+    """EfficientNet-Lite0's blocks and classic models against IT and judgments.
+
+    ``results.csv`` columns: ``model, layer, depth, target, rho, p_value,
+    q_value, ceiling_low, ceiling_high, rdm_hash, target_hash``.
+    """
+
+    name = "brain"
+    title = "92 images: a deep network vs human IT, monkey IT and judgments"
+    reference = ("Kriegeskorte et al. (2008), Neuron 60:1126-1141; Khaligh-Razavi & "
+                 "Kriegeskorte (2014), PLoS Comput. Biol. 10:e1003915")
+    Config = Config
+    quick_settings = {"n_permutations": 199}
+
+    def measure(self, config):
+        import pandas as pd
+
+        import repalign
+
+        images = _images(config)
+        have_images = images.is_file()
+        data = repalign.datasets.kriegeskorte92(images=images if have_images else None)
+        target_rdms = targets(data)
+        test = {"n_permutations": config.n_permutations, "seed": config.seed}
+        rows = score({"monkey_it": data.monkey_it}, {"human_it": target_rdms["human_it"]},
+                     model="brain", **test)
+        rows += score(data.models, target_rdms, model="classic", **test)
+        if have_images:
+            rows += score(network_rdms(data.images), target_rdms, model=NETWORK, **test)
+        return Outcome(pd.DataFrame(rows), {"have_images": have_images})
+
+    def checks(self, outcome, config):
+        table = outcome.table
+
+        def rho(model, layer, target="human_it"):
+            match = table[(table.model == model) & (table.layer == layer)
+                          & (table.target == target)]
+            return match.iloc[0]
+
+        monkey, animacy = rho("brain", "monkey_it"), rho("classic", "animacy")
+        checks = [
+            Check("human and monkey IT RDMs match (Kriegeskorte et al. 2008)",
+                  monkey.p_value < 0.05, f"rho = {monkey.rho:.3f}, p = {monkey.p_value:.3g}"),
+            Check("the animate / inanimate division explains human IT", animacy.p_value < 0.05,
+                  f"animacy model rho = {animacy.rho:.3f}, p = {animacy.p_value:.3g}"),
         ]
-        reached = "reaches" if best.rho >= best.ceiling_low else "stays below"
-        numbers.append(
-            f"The best block ({best.layer}, rho {best.rho:.3f}) {reached} the lower bound of "
-            f"human IT's noise ceiling [{best.ceiling_low:.3f}, {best.ceiling_high:.3f}]; its "
-            f"best block is chosen among 16, so this maximum is optimistic.\n")
-    else:
-        numbers.append(f"EfficientNet-Lite0 was not run: the 92 images ({IMAGES_FILE}) are not "
-                       "shipped with repalign; pass images=PATH (CLI --images PATH).\n")
-    numbers += ["| model | layer | target | rho | p | q | noise ceiling |",
-                "|---|---|---|---:|---:|---:|---|"]
-    numbers += [f"| {r.model} | {r.layer} | {r.target} | {r.rho:.3f} | {r.p_value:.3g} | "
-                f"{r.q_value:.3g} | " + ("—" if np.isnan(r.ceiling_low) else
-                                         f"[{r.ceiling_low:.3f}, {r.ceiling_high:.3f}]") + " |"
-                for r in table.itertuples()]
-    description = (
-        ("EfficientNet-Lite0's 16 blocks (mean-pooled, correlation-distance RDMs) and " if
-         have_images else "") +
-        "the classic model RDMs of the 92-image set (Kriegeskorte et al. 2008) against human IT "
-        "(4 subjects, session means), monkey IT and human similarity judgments (16 subjects). "
-        f"Spearman rho; p from {n_permutations} stimulus permutations of the target RDM; "
-        "Benjamini-Hochberg q over each model set's layers per target; leave-one-subject-out "
-        "noise ceilings.")
-    return write("brain", out, title="92 images: a deep network vs human IT, monkey IT and "
-                 "judgments", reference="Kriegeskorte et al. (2008), Neuron 60:1126-1141; "
-                 "Khaligh-Razavi & Kriegeskorte (2014), PLoS Comput. Biol. 10:e1003915",
-                 description=description, table=table, figure=_figure(table),
-                 checks=checks, numbers="\n".join(numbers), quick=quick, seed=seed,
-                 started=started)
+        if outcome.details["have_images"]:
+            best, early, late = _network_summary(table)
+            classic = table[(table.model == "classic") & table.layer.isin(CLASSIC)
+                            & (table.target == "human_it")]
+            top_classic = classic.loc[classic.rho.idxmax()]
+            checks += [
+                Check("the network's best block explains human IT (FDR over blocks)",
+                      best.q_value < 0.05,
+                      f"{best.layer}: rho = {best.rho:.3f}, q = {best.q_value:.3g}"),
+                Check("late blocks match human IT better than early blocks",
+                      late > early, f"mean rho of blocks 11-15 {late:.3f}, of blocks 0-4 "
+                                    f"{early:.3f}"),
+                Check("the deep network beats every classic image-computable model on human "
+                      "IT (Khaligh-Razavi & Kriegeskorte 2014)", best.rho > top_classic.rho,
+                      f"best block {best.rho:.3f} vs best classic model ({top_classic.layer}) "
+                      f"{top_classic.rho:.3f}"),
+            ]
+        return checks
+
+    def figure(self, outcome, config):
+        return _figure(outcome.table)
+
+    def numbers(self, outcome, config):
+        table = outcome.table
+        numbers = []
+        if outcome.details["have_images"]:
+            best, _, _ = _network_summary(table)
+            reached = "reaches" if best.rho >= best.ceiling_low else "stays below"
+            numbers.append(
+                f"The best block ({best.layer}, rho {best.rho:.3f}) {reached} the lower bound "
+                f"of human IT's noise ceiling [{best.ceiling_low:.3f}, "
+                f"{best.ceiling_high:.3f}]; its best block is chosen among 16, so this "
+                "maximum is optimistic.\n")
+        else:
+            numbers.append(f"EfficientNet-Lite0 was not run: the 92 images ({IMAGES_FILE}) are "
+                           "not shipped with repalign; pass images=PATH (CLI --images PATH).\n")
+        numbers += ["| model | layer | target | rho | p | q | noise ceiling |",
+                    "|---|---|---|---:|---:|---:|---|"]
+        numbers += [f"| {r.model} | {r.layer} | {r.target} | {r.rho:.3f} | {r.p_value:.3g} | "
+                    f"{r.q_value:.3g} | " + ("—" if np.isnan(r.ceiling_low) else
+                                             f"[{r.ceiling_low:.3f}, {r.ceiling_high:.3f}]")
+                    + " |" for r in table.itertuples()]
+        return "\n".join(numbers)
+
+    def description(self, config):
+        return (
+            ("EfficientNet-Lite0's 16 blocks (mean-pooled, correlation-distance RDMs) and " if
+             _images(config).is_file() else "") +
+            "the classic model RDMs of the 92-image set (Kriegeskorte et al. 2008) against "
+            "human IT (4 subjects, session means), monkey IT and human similarity judgments "
+            f"(16 subjects). Spearman rho; p from {config.n_permutations} stimulus "
+            "permutations of the target RDM; Benjamini-Hochberg q over each model set's layers "
+            "per target; leave-one-subject-out noise ceilings.")
 
 
 def _figure(table):
