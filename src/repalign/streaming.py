@@ -30,19 +30,11 @@ from ._memory import check_square_memory
 from .exceptions import DegenerateWarning
 from .measures import get
 from .measures._kernels import flat_dot, u_center
-from .measures.cca import CCA, warn_if_subspaces_forced
-from .measures.cka import CKA
-from .measures.shape import ShapeMetric
 
-__all__ = ["CrossMoments", "streaming_measure", "minibatch_cka", "STREAMING_MEASURES"]
-
-#: The measures :func:`streaming_measure` computes from streamed moments.
-STREAMING_MEASURES = ("cka", "cca", "procrustes", "nbs", "bures", "shape_metric")
+__all__ = ["CrossMoments", "streaming_measure", "minibatch_cka"]
 
 #: Default float64 working memory of one block of both representations.
 _BLOCK_BYTES = 128 * 2**20
-#: Eigenvalues of a covariance below this fraction of its largest are taken as 0.
-_EIG_RTOL = 1e-10
 
 
 # --------------------------------------------------------------------------------------
@@ -156,18 +148,26 @@ def _blocks(a, b, rows: int, names=("A", "B")):
 
 def _streamable(name: str, params: dict):
     """The configured measure ``name``, if it can be computed from streamed moments."""
-    if name not in STREAMING_MEASURES:
-        raise ValueError(
-            f"measure {name!r} cannot be streamed; streamable measures are "
-            f"{list(STREAMING_MEASURES)} (others need all stimuli at once: subsample, or "
-            f"use repalign.minibatch_cka)"
-        )
     if params.get("dtype") is not None:
         raise ValueError(
             f"dtype={params['dtype']!r} is not supported when streaming: the moments are "
             f"always accumulated in float64, whatever the stored dtype; leave dtype out"
         )
-    return get(name, **params)
+    m = get(name, **params)
+    if not m.capabilities.streaming:
+        raise ValueError(
+            f"{m.name} with {m.params} cannot be streamed (computed from moments); streamable "
+            f"are the measures whose capabilities declare streaming ({', '.join(_streaming())})"
+            "; others need all stimuli at once: subsample, or use repalign.minibatch_cka"
+        )
+    return m
+
+
+def _streaming() -> list[str]:
+    """The registered measures streamable at their default parameters."""
+    from .measures import list_measures
+
+    return [info.name for info in list_measures() if get(info.name).capabilities.streaming]
 
 
 class CrossMoments:
@@ -313,12 +313,22 @@ class CrossMoments:
         return (self._xx - n * np.outer(mx, mx), self._yy - n * np.outer(my, my),
                 self._xy - n * np.outer(mx, my))
 
-    def _centred_rr(self, i: int, j: int) -> float:
+    def centred_row_norm_product(self, i: int, j: int) -> float:
         """``sum_k rc_i[k] rc_j[k]`` of the centred squared row norms (0: X, 1: Y).
 
         With ``rc_k = r_k - 2 a_k.m_a + |m_a|^2`` (``a_k`` a shifted row, ``m_a``
-        the mean of the shifted rows), expanded into the accumulated sums.
+        the mean of the shifted rows), expanded into the accumulated sums; the
+        unbiased CKA needs it.
+
+        Raises
+        ------
+        ValueError
+            If the moments were accumulated without ``row_norms=True``.
         """
+        if not self.row_norms:
+            raise ValueError("the squared row norms were not accumulated: create the "
+                             "moments with row_norms=True (cka with estimator='unbiased' "
+                             "needs them)")
         n = self.n_stimuli
         means = self._means()
         prods = {(0, 0): self._xx, (1, 1): self._yy, (0, 1): self._xy}
@@ -331,7 +341,7 @@ class CrossMoments:
 
     # ------------------------------------------------------------------ measures
     def measure(self, name: str, **params: Any) -> float:
-        """The value of a linear measure on the stimuli seen so far.
+        """The value of a streamable measure on the stimuli seen so far.
 
         Equals ``repalign.measure(name, X, Y, **params)`` on the whole arrays
         (to about 1e-12 in float64 for well-conditioned data; see the Notes of
@@ -339,89 +349,17 @@ class CrossMoments:
 
         Parameters
         ----------
-        name : {"cka", "cca", "procrustes", "nbs", "bures", "shape_metric"}
+        name : str
+            A measure whose capabilities declare ``streaming`` (``cka`` with the
+            linear kernel, ``cca``, ``ensd`` and the shape family).
         **params
-            The measure's parameters (``cka``: ``kernel="linear"`` only).
+            The measure's parameters.
 
         Returns
         -------
         float
         """
-        m = _streamable(name, params)
-        if self.n_stimuli < m.min_stimuli:
-            raise ValueError(f"{name} needs at least {m.min_stimuli} stimuli; "
-                             f"{self.n_stimuli} were added")
-        if isinstance(m, CKA):
-            return self._cka(m)
-        if isinstance(m, CCA):
-            return self._cca(m)
-        return self._shape(m)
-
-    def _cka(self, m: CKA) -> float:
-        if m.kernel != "linear":
-            raise ValueError(
-                f"streamed cka supports kernel='linear' only (got {m.kernel!r}): an RBF "
-                f"kernel needs all n x n stimulus pairs; use repalign.minibatch_cka or "
-                f"subsample the stimuli"
-            )
-        Cxx, Cyy, Cxy = self.covariances()
-        frob = {(0, 0): flat_dot(Cxx, Cxx, np), (1, 1): flat_dot(Cyy, Cyy, np),
-                (0, 1): flat_dot(Cxy, Cxy, np)}
-        if m.estimator == "unbiased":
-            if not self.row_norms:
-                raise ValueError("cka with estimator='unbiased' needs moments accumulated "
-                                 "with row_norms=True")
-            n = self.n_stimuli
-            trace = (np.trace(Cxx), np.trace(Cyy))
-            # Song et al. (2012) Eq. 5 for centred features (K~ 1 = -r), as CKA._inner.
-            for i, j in frob:
-                rr = self._centred_rr(i, j)
-                frob[i, j] = (frob[i, j] - rr + trace[i] * trace[j] / ((n - 1) * (n - 2))
-                              - 2 * rr / (n - 2))
-        for label, key in (("A", (0, 0)), ("B", (1, 1))):
-            if not frob[key] > 0:
-                raise ValueError(f"{label} does not vary across stimuli (or has a "
-                                 f"non-positive unbiased self-HSIC); CKA is undefined")
-        return float(frob[0, 1] / math.sqrt(frob[0, 0] * frob[1, 1]))
-
-    def _whitened(self, C, label: str):
-        """``(W, sqrt(lambda))`` with ``W = V diag(lambda^-1/2)`` over the kept eigenpairs."""
-        lam, V = np.linalg.eigh(C)
-        keep = lam > _EIG_RTOL * lam[-1] if lam[-1] > 0 else np.zeros(lam.shape, bool)
-        if not keep.any():
-            raise ValueError(f"{label} does not vary across stimuli; the measure is undefined")
-        lam, V = lam[keep], V[:, keep]
-        return V / np.sqrt(lam), np.sqrt(lam)
-
-    def _cca(self, m: CCA) -> float:
-        Cxx, Cyy, Cxy = self.covariances()
-        Wx, _ = self._whitened(Cxx, "A")
-        Wy, _ = self._whitened(Cyy, "B")
-        warn_if_subspaces_forced(m.name, Wx.shape[1], Wy.shape[1], self.n_stimuli)
-        rho = np.clip(np.linalg.svd(Wx.T @ Cxy @ Wy, compute_uv=False), None, 1)
-        return float(np.mean(rho * rho) if m.statistic == "mean_r2" else np.mean(rho))
-
-    def _shape(self, m) -> float:
-        alpha = float(m.alpha) if isinstance(m, ShapeMetric) else 1.0
-        Cxx, Cyy, Cxy = self.covariances()
-        if alpha == 1:
-            nuclear = np.linalg.svd(Cxy, compute_uv=False).sum()
-            sa, sb = np.trace(Cxx), np.trace(Cyy)
-        else:
-            # Partial whitening (shape._partial_whitening): W = U diag(gain), so
-            # W_x^T W_y = diag(g_x) U_x^T U_y diag(g_y), U_x^T U_y = S_x^-1 V_x^T C_xy V_y S_y^-1.
-            (Wx, Sx), (Wy, Sy) = self._whitened(Cxx, "A"), self._whitened(Cyy, "B")
-            if alpha == 0:
-                warn_if_subspaces_forced(m.name, Sx.size, Sy.size, self.n_stimuli)
-            gx, gy = (alpha * S + (1 - alpha) for S in (Sx, Sy))
-            gx, gy = (g * np.sqrt(np.sum(S * S) / np.sum(g * g)) for g, S in ((gx, Sx), (gy, Sy)))
-            M = gx[:, None] * (Wx.T @ Cxy @ Wy) * gy[None, :]
-            nuclear = np.linalg.svd(M, compute_uv=False).sum()
-            sa, sb = np.sum(gx * gx), np.sum(gy * gy)
-        for label, s in (("A", sa), ("B", sb)):
-            if not s > 0:
-                raise ValueError(f"{label} does not vary across stimuli; {m.name} is undefined")
-        return float(m._value(nuclear, sa, sb, np))
+        return _streamable(name, params).from_moments(self)
 
 
 def streaming_measure(name: str, A, B, *, chunk_size: int | None = None, **params: Any) -> float:
@@ -500,9 +438,15 @@ def streaming_measure(name: str, A, B, *, chunk_size: int | None = None, **param
     True
     """
     m = _streamable(name, params)
-    unbiased = isinstance(m, CKA) and m.estimator == "unbiased"
-    moments = CrossMoments.from_arrays(A, B, chunk_size=chunk_size, row_norms=unbiased)
-    return moments.measure(name, **params)
+    # The row-norm moments cost O(chunk d) besides the O(chunk d^2) products.
+    moments = CrossMoments.from_arrays(A, B, chunk_size=chunk_size, row_norms=True)
+    try:
+        return m.from_moments(moments)
+    except ValueError as err:  # the measures name the two representations X and Y
+        message = str(err)
+        if message[:2] in ("X ", "Y "):
+            raise ValueError({"X": "A", "Y": "B"}[message[0]] + message[1:]) from None
+        raise
 
 
 # --------------------------------------------------------------------------------------

@@ -73,11 +73,19 @@ def test_deferred_cka_norm_is_computed_once_for_all_permutations(monkeypatch):
 
 
 @pytest.mark.parametrize("name", sorted(NOT_PERMUTABLE))
-def test_order_dependent_preparations_do_not_permute(name):
+def test_order_dependent_preparations_permute_by_preparing_again(name):
     m = repalign.get(name)
-    X, _ = correlated_pair()
-    with pytest.raises(NotImplementedError, match="depends on the order of the stimuli"):
-        m.permute(m.prepare(X), np.arange(X.shape[0]))
+    assert not m.capabilities.permutation
+    X, Y = correlated_pair()
+    perm = np.random.default_rng(4).permutation(X.shape[0])
+    with pytest.raises(ValueError, match=r"depends on the order of the stimuli\); pass the "
+                                         "representation X behind the state"):
+        m.permute(m.prepare(X), perm)
+    with pytest.raises(ValueError, match=r"X has shape \(40, 4\) but its state was prepared "
+                                         r"from \(40, 5\)"):
+        m.permute(m.prepare(X), perm, X[:, :4])
+    permuted = m.permute(m.prepare(Y), perm, Y)
+    assert m.pair(m.prepare(X), permuted) == m.pair(m.prepare(X), m.prepare(Y[perm]))
 
 
 @pytest.mark.parametrize("perm, error, match", [
@@ -193,8 +201,10 @@ def test_pair_resampled_errors():
     X, Y = correlated_pair()
     rsa, cka = repalign.get("rsa"), repalign.get("cka")
     a, b = rsa.prepare(X), rsa.prepare(Y)
-    with pytest.raises(NotImplementedError, match="prepare X\\[idx\\] and Y\\[idx\\]"):
+    with pytest.raises(ValueError, match=r"prepares X\[idx\] and Y\[idx\]; pass the "
+                                         "representation X behind the state"):
         cka.pair_resampled(cka.prepare(X), cka.prepare(Y), IDX)
+    assert cka.pair_resampled(cka.prepare(X), cka.prepare(Y), IDX, X, Y) == cka(X[IDX], Y[IDX])
     with pytest.raises(ValueError, match="single distinct stimulus"):
         rsa.pair_resampled(a, b, np.full(40, 7))
     with pytest.raises(ValueError, match=r"idx must hold indices in \[0, 40\)"):

@@ -153,7 +153,7 @@ def test_rsa_block_equals_pair_and_scipy(compare, memory):
     m = repalign.get("rsa", rdm="euclidean", compare=compare)
     reps = representations(30, (3, 8, 5))
     states = [m.prepare(X) for X in reps]
-    assert m.batched_pairs
+    assert m.capabilities.batched_pairs
     block = m.pair_block(states, states, memory=memory)
     np.testing.assert_allclose(block, loop(m, states, states), rtol=0, atol=1e-12)
     if compare == "spearman":
@@ -163,7 +163,7 @@ def test_rsa_block_equals_pair_and_scipy(compare, memory):
 
 def test_rsa_kendall_loops_over_pair():
     m = repalign.get("rsa", compare="kendall_tau_a")
-    assert not m.batched_pairs
+    assert not m.capabilities.batched_pairs
     states = [m.prepare(X) for X in representations(20, (3, 4))]
     np.testing.assert_allclose(m.pair_block(states, states), loop(m, states, states),
                                rtol=0, atol=1e-12)

@@ -162,7 +162,7 @@ def grid(reps, measures, pairs="all", executor: str = "serial", scheduler=None,
                         advance()
 
                     if todo:
-                        block = BATCHED_BLOCK if m.batched_pairs else BLOCK
+                        block = BATCHED_BLOCK if m.capabilities.batched_pairs else BLOCK
                         run_tiles(m, source, tiles(todo, block), stats, emit)
                     _warn_undefined(m, undefined)
     ordered = [rows[p] for (_, planned), rows in zip(plans, done) for p in planned]

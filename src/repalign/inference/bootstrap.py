@@ -12,7 +12,6 @@ import warnings
 
 import numpy as np
 
-from .._array_api import namespace_and_device
 from ..exceptions import DegenerateWarning
 from ..measures import Measure, Prepared
 
@@ -37,37 +36,22 @@ def bootstrap_distribution(measure: Measure, a: Prepared, b: Prepared, X, Y,
     Returns
     -------
     ndarray of shape (n_bootstrap,)
-        ``measure.pair_resampled(a, b, idx)`` where the measure defines it (RDM
-        measures, which leave out the pairs of a stimulus with its own copy),
-        else ``pair(prepare(X[idx]), prepare(Y[idx]))``. NaN where the measure is
+        ``measure.pair_resampled(a, b, idx, X, Y)``: from the states where the
+        measure's capabilities declare ``resampling`` (RDM measures, which leave
+        out the pairs of a stimulus with its own copy), else
+        ``pair(prepare(X[idx]), prepare(Y[idx]))``. NaN where the measure is
         undefined on a resample (its preparation raised ``ValueError``, e.g. a
         unit constant across the drawn stimuli); a
         :class:`~repalign.DegenerateWarning` says how many there were.
     """
     n = a.n_stimuli
-    xp, device = namespace_and_device(X, Y)
-
-    def reprepared(idx):
-        rows = xp.asarray(idx, device=device)
-        return measure.pair(measure._prepared(xp.take(X, rows, axis=0), "X"),
-                            measure._prepared(xp.take(Y, rows, axis=0), "Y"))
-
-    def from_states(idx):
-        nonlocal value_on
-        try:
-            return measure.pair_resampled(a, b, idx)
-        except NotImplementedError:
-            value_on = reprepared
-            return reprepared(idx)
-
-    value_on = from_states
     values = np.empty(n_bootstrap)
     failures: list[str] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DegenerateWarning)
         for k in range(n_bootstrap):
             try:
-                values[k] = value_on(rng.integers(0, n, size=n))
+                values[k] = measure.pair_resampled(a, b, rng.integers(0, n, size=n), X, Y)
             except ValueError as err:
                 values[k] = np.nan
                 failures.append(str(err))

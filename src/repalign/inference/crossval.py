@@ -30,7 +30,7 @@ _SEED = Interval(0, 2**32 - 1, integer=True, allow_none=True)
 
 def _supported() -> list[str]:
     """The registered measures that can be evaluated on held-out stimuli."""
-    return [m.name for m in list_measures() if hasattr(get(m.name), "held_out")]
+    return [m.name for m in list_measures() if get(m.name).capabilities.held_out]
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,10 @@
 Shuffling the rows of Y breaks the pairing of its stimuli with those of X while
 keeping each representation's own geometry, which is exactly the null hypothesis
 "X and Y are not aligned beyond chance". Each permutation reuses the prepared
-state of Y through :meth:`Measure.permute` (an index operation), so the test
-costs about one ``pair`` per permutation; measures whose preparation depends on
-the order of the stimuli (``ridge``, ``pls``) prepare ``Y[perm]`` instead.
+state of Y through :meth:`Measure.permute`: an index operation where the
+measure's capabilities declare ``permutation``, so the test costs about one
+``pair`` per permutation; measures whose preparation depends on the order of the
+stimuli (``ridge``, ``pls``) prepare ``Y[perm]`` instead.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import warnings
 
 import numpy as np
 
-from .._array_api import namespace_and_device
 from ..exceptions import DegenerateWarning
 from ..measures import Measure, Prepared
 
@@ -32,7 +32,7 @@ def permutation_null(measure: Measure, a: Prepared, b: Prepared, Y, n_permutatio
         The states of X and Y prepared by ``measure``.
     Y : array of shape (n_stimuli, n_features_y)
         The validated representation behind ``b``, prepared again in permuted
-        order only if ``measure`` has no index-only permutation of its state.
+        order only if ``measure`` declares no index-only permutation of its state.
     n_permutations : int
         Number of permutations, each drawn uniformly with ``rng.permutation``.
     rng : numpy.random.Generator
@@ -44,23 +44,11 @@ def permutation_null(measure: Measure, a: Prepared, b: Prepared, Y, n_permutatio
         :class:`~repalign.DegenerateWarning` of a degenerate pair is not repeated
         for each permutation (the observed pair has already issued it).
     """
-    n = b.n_stimuli
-    xp, device = namespace_and_device(Y)
     null = np.empty(n_permutations)
-    reprepare = False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DegenerateWarning)
         for k in range(n_permutations):
-            perm = rng.permutation(n)
-            if not reprepare:
-                try:
-                    permuted = measure.permute(b, perm)
-                except NotImplementedError:
-                    reprepare = True
-            if reprepare:
-                permuted = measure._prepared(xp.take(Y, xp.asarray(perm, device=device), axis=0),
-                                             "Y")
-            null[k] = measure.pair(a, permuted)
+            null[k] = measure.pair(a, measure.permute(b, rng.permutation(b.n_stimuli), Y))
     return null
 
 

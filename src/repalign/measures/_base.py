@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping
 
 import array_api_compat
@@ -20,7 +20,7 @@ from .._memory import check_square_memory
 from .._validation import Interval, Options, check_indices, check_pair, check_representation
 from ._rdm import resample_condensed
 
-__all__ = ["Measure", "Prepared", "INVARIANCES", "BLOCK_MEMORY", "DTYPE"]
+__all__ = ["Capabilities", "Measure", "Prepared", "INVARIANCES", "BLOCK_MEMORY", "DTYPE"]
 
 #: The constraint of the ``dtype`` parameter of the measures that accept float32.
 DTYPE = Options(None, "float32", "float64")
@@ -35,6 +35,74 @@ _MEMORY = Interval(1, None, integer=True)
 #: of the features; ``invertible_linear``: Y -> Y A for any invertible A.
 INVARIANCES = ("orthogonal", "isotropic_scale", "translation", "permutation",
                "invertible_linear")
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a measure can do beyond ``prepare`` and ``pair``, declared in one place.
+
+    Every measure has a :attr:`Measure.capabilities` (a class attribute, or a
+    property where it depends on the parameters); callers read it instead of
+    trying a method and catching an error. Each capability has one generic
+    fallback in :class:`Measure`, used where the measure does not declare it.
+
+    Attributes
+    ----------
+    permutation : bool, default=False
+        :meth:`Measure.permute` reorders a prepared state's stimuli by index
+        operations on its arrays (declared through ``_stimulus_axes`` or an
+        override of ``_permute``), equal to preparing ``X[perm]``. Fallback:
+        prepare ``X[perm]`` (``ridge`` and ``pls``, whose folds depend on the
+        order of the stimuli).
+    resampling : bool, default=False
+        :meth:`Measure.pair_resampled` computes the value on a bootstrap
+        resample from the prepared states, by a rule of its own for duplicated
+        stimuli (RDM measures leave out the pairs of a stimulus with its copy).
+        Fallback: prepare ``X[idx]`` and ``Y[idx]``.
+    batched_pairs : bool, default=False
+        :meth:`Measure.pair_block` computes a block of pairs as a few matrix
+        products of the stacked states, faster than a loop over
+        :meth:`Measure.pair` (the fallback); the grid gives it larger tiles.
+    float32 : bool, default=True
+        ``dtype="float32"`` is honoured: the computation runs in single
+        precision within the tolerance the measure documents. Fallback when
+        False: ``dtype="float32"`` is refused with :attr:`float32_refusal`.
+    float32_refusal : str, default=""
+        Why single precision is refused (required when ``float32`` is False).
+    streaming : bool, default=False
+        :meth:`Measure.from_moments` computes the value from streamed column
+        sums and feature products (:class:`repalign.CrossMoments`), so any
+        number of stimuli fits in memory. Fallback: the measure needs every
+        stimulus at once.
+    held_out : bool, default=False
+        :meth:`Measure.held_out` learns the measure's alignment or map on
+        training stimuli and evaluates it on held-out ones
+        (:func:`repalign.cross_validate`). Fallback: refused, as nothing is
+        learned that could be held out.
+    differentiable : bool, default=False
+        Gradients flow through the value for torch inputs that require them.
+        Fallback: a Python float.
+    """
+
+    permutation: bool = False
+    resampling: bool = False
+    batched_pairs: bool = False
+    float32: bool = True
+    float32_refusal: str = ""
+    streaming: bool = False
+    held_out: bool = False
+    differentiable: bool = False
+
+    def __post_init__(self) -> None:
+        if self.float32 == bool(self.float32_refusal):
+            raise ValueError("Capabilities: give float32_refusal (the reason) exactly when "
+                             f"float32 is False; got float32={self.float32}, "
+                             f"float32_refusal={self.float32_refusal!r}")
+
+    def declared(self) -> dict:
+        """The capabilities as a dict of name -> bool (the refusal's reason left out)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name != "float32_refusal"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,8 +144,18 @@ class Measure(ABC):
     Subclasses are frozen dataclasses whose fields are the measure's
     parameters, with paper-faithful defaults, validated against the
     declarative ``_constraints`` table. They implement ``_prepare`` (per
-    representation) and ``_pair`` (per pair); everything else (validation,
-    dtype and device handling, the Python float return) lives here.
+    representation) and ``_pair`` (per pair), and declare what else they can
+    do in :attr:`capabilities`; everything else (validation, dtype and device
+    handling, the generic fallback of each capability, the Python float
+    return) lives here.
+
+    Parameters
+    ----------
+    dtype : {None, "float32", "float64"}, default=None
+        Precision of the computation (keyword-only, every measure): None keeps
+        the input's; ``"float32"`` or ``"float64"`` casts each representation
+        at ``prepare``. Measures whose :attr:`capabilities` refuse float32 say
+        why when asked for it.
 
     Class attributes
     ----------------
@@ -85,6 +163,9 @@ class Measure(ABC):
         Registry key.
     kind : {"similarity", "distance"}
         Similarities grow with alignment; distances are 0 for identical inputs.
+    capabilities : Capabilities
+        What the measure can do beyond ``prepare`` and ``pair`` (a property
+        where it depends on the parameters).
     references : tuple of str
         The papers the definition and defaults follow.
     cost : str
@@ -107,9 +188,12 @@ class Measure(ABC):
         :meth:`_square_arrays` where it depends on the parameters or the shape.
     """
 
+    dtype: str | None = field(default=None, kw_only=True)
+
     name: ClassVar[str]
     kind: ClassVar[str]
     references: ClassVar[tuple[str, ...]]
+    capabilities: ClassVar[Capabilities] = Capabilities()
     cost: ClassVar[str] = ""
     min_stimuli: ClassVar[int] = 3
     _constraints: ClassVar[Mapping[str, Any]] = {}
@@ -117,9 +201,15 @@ class Measure(ABC):
     _n_square: ClassVar[float] = 0.0
 
     def __post_init__(self) -> None:
-        for field in dataclasses.fields(self):
-            self._constraints[field.name].check(self.name, field.name,
-                                                getattr(self, field.name))
+        constraints = {"dtype": DTYPE, **self._constraints}
+        for f in dataclasses.fields(self):
+            constraints[f.name].check(self.name, f.name, getattr(self, f.name))
+        if self.dtype == "float32" and not self.capabilities.float32:
+            raise ValueError(
+                f"{self.name}: dtype='float32' is not supported; {self.name} computes in the "
+                f"input's precision (float64 by default) because "
+                f"{self.capabilities.float32_refusal}"
+            )
 
     # ------------------------------------------------------------------ metadata
     @property
@@ -146,6 +236,16 @@ class Measure(ABC):
     def bounds(self) -> tuple[float, float]:
         """The range of values the measure can take."""
         return (0.0, 1.0)
+
+    @property
+    def identity(self) -> float | None:
+        """The value of the measure between a representation and itself.
+
+        1 for similarities and 0 for distances by default; None where it
+        depends on the representation (e.g. ``ensd``, whose value on
+        ``(X, X)`` is the participation ratio of ``X``).
+        """
+        return 1.0 if self.kind == "similarity" else 0.0
 
     # ------------------------------------------------------------------ contract
     def prepare(self, X) -> Prepared:
@@ -197,22 +297,12 @@ class Measure(ABC):
         return self.pair(self._prepared(X), self._prepared(Y, "Y"))
 
     # ------------------------------------------------------------------ blocks of pairs
-    @property
-    def batched_pairs(self) -> bool:
-        """Whether :meth:`pair_block` computes a block faster than a loop of :meth:`pair`.
-
-        True where a block of pairs is a few matrix products of stacked
-        prepared states (CKA; RSA with a dot-product comparator); the grid
-        engine then gives such a measure larger tiles.
-        """
-        return False
-
     def pair_block(self, states_a, states_b, mask=None, *,
                    memory: int = BLOCK_MEMORY) -> np.ndarray:
         """The values of every pair of one block of prepared states against another.
 
         ``out[i, j] = pair(states_a[i], states_b[j])`` up to rounding (1e-12).
-        Measures with :attr:`batched_pairs` compute the block as matrix
+        Measures whose :attr:`capabilities` declare ``batched_pairs`` compute the block as matrix
         products of the stacked states (a Gram-based similarity of L states
         is then an L x L product of their vectorised Grams); every other
         measure loops over :meth:`pair`.
@@ -283,7 +373,8 @@ class Measure(ABC):
                              "rows must be the same stimuli in the same order in all")
         out = None
         # Mixed dtypes loop: each pair is computed in the wider dtype of its two states.
-        if self.batched_pairs and len({s.dtype for s in states_a + states_b}) == 1:
+        if (self.capabilities.batched_pairs
+                and len({s.dtype for s in states_a + states_b}) == 1):
             xp, _ = namespace_and_device(*[x for s in states_a + states_b for x in s.arrays()])
             out = self._pair_block(states_a, states_b, same, mask, xp, int(memory))
         if out is None:
@@ -296,15 +387,17 @@ class Measure(ABC):
         return out
 
     # ------------------------------------------------------------------ resampling
-    def permute(self, state: Prepared, perm) -> Prepared:
+    def permute(self, state: Prepared, perm, X=None) -> Prepared:
         """The prepared state of the same representation with its stimuli reordered.
 
-        ``permute(prepare(X), perm)`` equals ``prepare(X[perm])`` up to rounding,
-        but is computed by index operations on the stored arrays (rows of
-        centred features or of a basis, rows and columns of a Gram matrix,
-        entries of a condensed RDM, relabelled neighbour lists) instead of a new
-        preparation, so a permutation test costs about one :meth:`pair` per
-        permutation.
+        ``permute(prepare(X), perm)`` equals ``prepare(X[perm])`` up to rounding.
+        Measures whose :attr:`capabilities` declare ``permutation`` compute it by
+        index operations on the stored arrays (rows of centred features or of a
+        basis, rows and columns of a Gram matrix, entries of a condensed RDM,
+        relabelled neighbour lists) instead of a new preparation, so a
+        permutation test costs about one :meth:`pair` per permutation. The
+        others (``ridge``, ``pls``: their cross-validation folds depend on the
+        order of the stimuli) prepare ``X[perm]``, which must then be given.
 
         Parameters
         ----------
@@ -313,6 +406,9 @@ class Measure(ABC):
         perm : array of int, shape (n_stimuli,)
             A permutation of ``0..n_stimuli-1``: stimulus ``i`` of the result is
             stimulus ``perm[i]`` of ``state``.
+        X : array of shape (n_stimuli, n_features), optional
+            The representation behind ``state``; needed only by measures
+            without ``capabilities.permutation``.
 
         Returns
         -------
@@ -320,10 +416,9 @@ class Measure(ABC):
 
         Raises
         ------
-        NotImplementedError
-            If the state has no exact index-only permutation (its preparation
-            depends on the order of the stimuli, as the cross-validation folds
-            of ``ridge`` and ``pls`` do): prepare ``X[perm]`` instead.
+        ValueError
+            If the measure has no index-only permutation and ``X`` is None, or
+            ``X`` does not match the state.
 
         Examples
         --------
@@ -337,25 +432,27 @@ class Measure(ABC):
         """
         self._check_state("permute", "state", state)
         perm = check_indices(perm, state.n_stimuli, name="perm", permutation=True)
+        if not self.capabilities.permutation:
+            return self._prepared_rows(
+                "permute", state, X, perm, "X",
+                "has no index-only permutation of a prepared state (capabilities.permutation "
+                "is False: its preparation depends on the order of the stimuli)")
         xp, device = namespace_and_device(*state.arrays())
         data = self._permute(dict(state.data), xp.asarray(perm, device=device), xp)
-        if data is None:
-            raise NotImplementedError(
-                f"{self.name} has no index-only permutation of a prepared state (its "
-                f"preparation depends on the order of the stimuli); prepare X[perm] instead"
-            )
         return dataclasses.replace(state, data=data)
 
-    def pair_resampled(self, a: Prepared, b: Prepared, idx) -> float:
-        """The value on a resample of the stimuli, from the prepared states (bootstrap).
+    def pair_resampled(self, a: Prepared, b: Prepared, idx, X=None, Y=None) -> float:
+        """The value on a resample of the stimuli (a bootstrap sample).
 
-        Measures built on the dissimilarities between pairs of stimuli (``rsa``,
-        ``rsm_norm_difference``) compute it from their stored RDMs and leave out
-        every pair of a stimulus with its own copy: its dissimilarity is 0 by
-        construction in both representations, and counting it would make two
-        unrelated RDMs agree (rsatoolbox's bootstrap does the same; Schuett et
-        al. 2023). Other measures have no such rule and do not implement it;
-        a bootstrap prepares ``X[idx]`` and ``Y[idx]`` for them.
+        Measures whose :attr:`capabilities` declare ``resampling`` compute it
+        from their prepared states by a rule of their own for duplicated
+        stimuli: those built on the dissimilarities between pairs of stimuli
+        (``rsa``, ``rsm_norm_difference``) leave out every pair of a stimulus
+        with its own copy, whose dissimilarity is 0 by construction in both
+        representations and would make two unrelated RDMs agree (rsatoolbox's
+        bootstrap does the same; Schuett et al. 2023). The others prepare
+        ``X[idx]`` and ``Y[idx]``, which must then be given, and treat a copy
+        as one more stimulus.
 
         Parameters
         ----------
@@ -363,6 +460,9 @@ class Measure(ABC):
             States returned by :meth:`prepare` of this measure for the same stimuli.
         idx : array of int, shape (n_resampled,)
             Stimulus ``s`` of the resample is stimulus ``idx[s]``; indices may repeat.
+        X, Y : arrays of shape (n_stimuli, n_features), optional
+            The representations behind ``a`` and ``b``; needed only by measures
+            without ``capabilities.resampling``.
 
         Returns
         -------
@@ -370,10 +470,10 @@ class Measure(ABC):
 
         Raises
         ------
-        NotImplementedError
-            If the measure computes no value from prepared states on a resample.
         ValueError
-            If the measure is undefined on the resample (e.g. all of it one stimulus).
+            If the measure is undefined on the resample (e.g. all of it one
+            stimulus), or it needs ``X`` and ``Y`` and they are missing or do
+            not match the states.
 
         References
         ----------
@@ -382,13 +482,95 @@ class Measure(ABC):
         """
         a, b, xp = self._pair_states("pair_resampled", a, b)
         idx = check_indices(idx, a.n_stimuli, name="idx")
-        value = self._pair_resampled(a, b, xp.asarray(idx, device=a.device), xp)
-        if value is None:
-            raise NotImplementedError(
-                f"{self.name} computes no value on a resample from prepared states; "
-                "prepare X[idx] and Y[idx] instead"
+        if not self.capabilities.resampling:
+            why = ("computes no value on a resample from prepared states (capabilities."
+                   "resampling is False): it prepares X[idx] and Y[idx]")
+            return self.pair(self._prepared_rows("pair_resampled", a, X, idx, "X", why),
+                             self._prepared_rows("pair_resampled", b, Y, idx, "Y", why))
+        return float(self._pair_resampled(a, b, xp.asarray(idx, device=a.device), xp))
+
+    def _prepared_rows(self, method: str, state: Prepared, X, rows, name: str,
+                       why: str) -> Prepared:
+        """The state of ``X[rows]``, the generic fallback of index-only state operations."""
+        if X is None:
+            raise ValueError(f"{self.name}.{method}: {self.name} {why}; pass the "
+                             f"representation {name} behind the state")
+        X = check_representation(X, name, min_stimuli=self.min_stimuli)
+        if tuple(X.shape) != (state.n_stimuli, state.n_features):
+            raise ValueError(
+                f"{self.name}.{method}: {name} has shape {tuple(X.shape)} but its state was "
+                f"prepared from ({state.n_stimuli}, {state.n_features}); pass the "
+                f"representation behind the state"
             )
-        return float(value)
+        xp, device = namespace_and_device(X)
+        return self._prepared(xp.take(X, xp.asarray(rows, device=device), axis=0), name)
+
+    # ------------------------------------------------------------------ held-out use
+    def held_out(self, X_train, Y_train, X_test, Y_test) -> float:
+        """The measure learned on training stimuli and evaluated on held-out ones.
+
+        Shape metrics learn the centring, whitening and rotation on the training
+        stimuli; predictivity measures the linear map from X to Y (see each
+        measure). Declared by ``capabilities.held_out``; used by
+        :func:`repalign.cross_validate`.
+
+        Parameters
+        ----------
+        X_train, Y_train : arrays of shape (m, d_x), (m, d_y)
+            Training stimuli.
+        X_test, Y_test : arrays of shape (m_test, d_x), (m_test, d_y)
+            Held-out stimuli.
+
+        Returns
+        -------
+        float
+
+        Raises
+        ------
+        ValueError
+            If the measure learns nothing from training stimuli (it has no
+            held-out form), or the inputs are invalid.
+        """
+        if not self.capabilities.held_out:
+            raise ValueError(
+                f"{self.name} learns nothing from training stimuli, so it has no held-out "
+                "form (capabilities.held_out is False); compute it on the held-out "
+                "stimuli directly, or use a shape metric or a predictivity measure"
+            )
+        return float(self._held_out(X_train, Y_train, X_test, Y_test))
+
+    # ------------------------------------------------------------------ streaming
+    def from_moments(self, moments) -> float:
+        """The value from streamed moments of the two representations.
+
+        Parameters
+        ----------
+        moments : CrossMoments
+            Column sums and feature products accumulated over every stimulus
+            (:class:`repalign.CrossMoments`): ``n_stimuli``, ``covariances()``
+            and, for the unbiased CKA, ``centred_row_norm_product(i, j)``.
+
+        Returns
+        -------
+        float
+            Equal to the in-memory value (see :func:`repalign.streaming_measure`).
+
+        Raises
+        ------
+        ValueError
+            If the measure needs all stimuli at once (``capabilities.streaming``
+            is False), too few stimuli were added, or the value is undefined.
+        """
+        if not self.capabilities.streaming:
+            raise ValueError(
+                f"{self.name} with {self.params} cannot be streamed (computed from moments: "
+                "capabilities.streaming is False): it needs all stimuli at once; subsample "
+                "the stimuli, or use a streamable measure (repalign.streaming_measure)"
+            )
+        if moments.n_stimuli < self.min_stimuli:
+            raise ValueError(f"{self.name} needs at least {self.min_stimuli} stimuli; "
+                             f"{moments.n_stimuli} were added")
+        return float(self._from_moments(moments))
 
     # ------------------------------------------------------------------ internals
     def _param_key(self) -> tuple:
@@ -450,10 +632,10 @@ class Measure(ABC):
     def _cast_input(self, X, xp):
         """``X`` in the precision of the measure's ``dtype`` parameter, if it has one.
 
-        ``dtype=None`` (or no such parameter) keeps the input's own precision;
+        ``dtype=None`` keeps the input's own precision;
         ``"float32"`` or ``"float64"`` casts it before anything is prepared.
         """
-        dtype = getattr(self, "dtype", None)
+        dtype = self.dtype
         if dtype is None or X.dtype == getattr(xp, dtype):
             return X
         return xp.astype(X, getattr(xp, dtype))
@@ -474,14 +656,12 @@ class Measure(ABC):
     def _pair(self, a: Prepared, b: Prepared, xp):
         """The value (a 0-d array or float) from two prepared states."""
 
-    def _permute(self, data: dict, perm, xp) -> dict | None:
+    def _permute(self, data: dict, perm, xp) -> dict:
         """``data`` of the state of ``X[perm]`` (``perm`` on the state's device).
 
         Reindexes the arrays named in ``_stimulus_axes`` along their stimulus
-        axes and keeps the rest; None when there is no exact index-only permutation.
+        axes and keeps the rest (called only where ``capabilities.permutation``).
         """
-        if self._stimulus_axes is None:
-            return None
         for key, axes in self._stimulus_axes.items():
             if key not in data:
                 continue
@@ -493,8 +673,16 @@ class Measure(ABC):
         return data
 
     def _pair_resampled(self, a: Prepared, b: Prepared, idx, xp):
-        """The value on the resample ``idx`` from the states, or None (no such rule)."""
-        return None
+        """The value on the resample ``idx`` from the states (``capabilities.resampling``)."""
+        raise NotImplementedError(f"{self.name} declares resampling but has no _pair_resampled")
+
+    def _held_out(self, X_train, Y_train, X_test, Y_test):
+        """The held-out value (``capabilities.held_out``)."""
+        raise NotImplementedError(f"{self.name} declares held_out but has no _held_out")
+
+    def _from_moments(self, moments):
+        """The value from streamed moments (``capabilities.streaming``)."""
+        raise NotImplementedError(f"{self.name} declares streaming but has no _from_moments")
 
     def _block_states(self, label: str, states) -> list:
         if isinstance(states, Prepared) or not isinstance(states, (list, tuple)):
@@ -509,7 +697,7 @@ class Measure(ABC):
 
     def _pair_block(self, states_a: list, states_b: list, same: bool, mask, xp, memory: int):
         """The block of values as one array (``same``: ``states_b is states_a``), or
-        None to loop over :meth:`pair`. Called only where :attr:`batched_pairs`,
+        None to loop over :meth:`pair`. Called only where ``capabilities.batched_pairs``,
         with checked states of one dtype; entries outside ``mask`` may hold
         anything (they are set to NaN)."""
         return None

@@ -28,6 +28,7 @@ __all__ = [
     "frobenius_inner",
     "flat_dot",
     "require_variation",
+    "whiten_scatter",
 ]
 
 
@@ -330,3 +331,34 @@ def require_variation(X, xp, measure: str) -> None:
             f"X does not vary across stimuli (all {X.shape[0]} rows are equal); "
             f"{measure} is undefined"
         )
+
+
+#: Eigenvalues of a scatter matrix below this fraction of its largest are taken as 0.
+SCATTER_RTOL = 1e-10
+
+
+def whiten_scatter(C, label: str):
+    """The whitening of a scatter matrix ``C = X_c^T X_c`` (NumPy, from streamed moments).
+
+    With ``C = V diag(lambda) V^T`` over the eigenpairs above ``SCATTER_RTOL``
+    times the largest (smaller ones are rank deficiency), ``W = V
+    diag(lambda^{-1/2})`` whitens: ``W^T C W = I``; ``X_c W`` are the unit
+    principal-component scores, whose singular values are ``sqrt(lambda)``.
+
+    Returns
+    -------
+    W : ndarray of shape (d, r)
+    S : ndarray of shape (r,)
+        ``sqrt(lambda)``, the singular values of ``X_c``.
+
+    Raises
+    ------
+    ValueError
+        If ``C`` is zero (the representation ``label`` does not vary).
+    """
+    lam, V = np.linalg.eigh(C)
+    keep = lam > SCATTER_RTOL * lam[-1] if lam[-1] > 0 else np.zeros(lam.shape, bool)
+    if not keep.any():
+        raise ValueError(f"{label} does not vary across stimuli; the measure is undefined")
+    lam, V = lam[keep], V[:, keep]
+    return V / np.sqrt(lam), np.sqrt(lam)

@@ -11,11 +11,20 @@ import numpy as np
 
 from .._validation import Interval, Options
 from ..exceptions import DegenerateWarning
-from ._base import Measure, Prepared
-from ._kernels import center_columns, orthonormal_basis
+from ._base import Capabilities, Measure, Prepared
+from ._kernels import center_columns, orthonormal_basis, whiten_scatter
 from .registry import register
 
 __all__ = ["CCA", "SVCCA", "PWCCA", "canonical_correlations", "warn_if_subspaces_forced"]
+
+#: Why ``dtype="float32"`` is refused by the CCA family.
+_FLOAT32_REFUSAL = (
+    "canonical correlations are ill-conditioned in single precision: the "
+    "orthonormal bases come from an SVD whose error, and whose cut of "
+    "near-collinear features, scale with eps * cond(X_c); with float32's eps "
+    "(6e-8) a condition number of 1e3, common in network activations, already "
+    "moves correlations by about 1e-4"
+)
 
 _CCA_REFERENCE = ("Hotelling (1936). Relations between two sets of variates. "
                   "Biometrika 28, 321-377.")
@@ -89,14 +98,7 @@ class _CanonicalBase(Measure):
     """Shared prepare for the CCA family: an orthonormal basis of centred X."""
 
     kind = "similarity"
-    #: Why ``dtype="float32"`` is refused (``repalign.get`` reports it).
-    _float32_refusal = (
-        "canonical correlations are ill-conditioned in single precision: the "
-        "orthonormal bases come from an SVD whose error, and whose cut of "
-        "near-collinear features, scale with eps * cond(X_c); with float32's eps "
-        "(6e-8) a condition number of 1e3, common in network activations, already "
-        "moves correlations by about 1e-4"
-    )
+    capabilities = Capabilities(permutation=True, float32=False, float32_refusal=_FLOAT32_REFUSAL)
     # PWCCA's loadings S V^T do not depend on the order of the stimuli.
     _stimulus_axes = {"basis": (0,)}
 
@@ -182,9 +184,28 @@ class CCA(_CanonicalBase):
         return ("orthogonal", "isotropic_scale", "translation", "permutation",
                 "invertible_linear")
 
+    capabilities = Capabilities(permutation=True, streaming=True, float32=False,
+                                float32_refusal=_FLOAT32_REFUSAL)
+
     def _pair(self, a, b, xp):
-        rho = self._rho(a, b, xp)
+        return self._statistic(self._rho(a, b, xp), xp)
+
+    def _statistic(self, rho, xp):
         return xp.mean(rho * rho) if self.statistic == "mean_r2" else xp.mean(rho)
+
+    def _from_moments(self, moments):
+        """The canonical correlations from the streamed scatter matrices (float64).
+
+        ``rho`` are the singular values of ``W_x^T X_c^T Y_c W_y``, with the
+        whitenings ``W`` of the scatter matrices
+        (:func:`~repalign.measures._kernels.whiten_scatter`).
+        """
+        Cxx, Cyy, Cxy = moments.covariances()
+        Wx, _ = whiten_scatter(Cxx, "X")
+        Wy, _ = whiten_scatter(Cyy, "Y")
+        warn_if_subspaces_forced(self.name, Wx.shape[1], Wy.shape[1], moments.n_stimuli)
+        rho = np.clip(np.linalg.svd(Wx.T @ Cxy @ Wy, compute_uv=False), None, 1)
+        return self._statistic(rho, np)
 
 
 @register

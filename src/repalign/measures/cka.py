@@ -12,11 +12,12 @@ import numpy as np
 from .._array_api import namespace_and_device, to_numpy
 from .._validation import Interval, Options
 from ..exceptions import DegenerateWarning
-from ._base import DTYPE, Measure, Prepared
+from ._base import Capabilities, Measure, Prepared
 from ._blocks import chunk_bounds, matmul_into, row_stack
 from ._kernels import (
     center_columns,
     double_center,
+    flat_dot,
     frobenius_inner,
     median_above_diagonal,
     rbf_kernel,
@@ -110,8 +111,6 @@ class CKA(Measure):
     kernel: str = "linear"
     sigma_frac: float = 0.8
     estimator: str = "biased"
-    dtype: str | None = None
-
     name = "cka"
     kind = "similarity"
     references = (
@@ -126,9 +125,14 @@ class CKA(Measure):
         "kernel": Options("linear", "rbf"),
         "sigma_frac": Interval(0, None, closed="neither"),
         "estimator": Options("biased", "unbiased"),
-        "dtype": DTYPE,
     }
     _stimulus_axes = {"features": (0,), "sq_norms": (0,), "gram": (0, 1)}
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """Index permutation, batched blocks; streaming with the linear kernel."""
+        return Capabilities(permutation=True, batched_pairs=True,
+                            streaming=self.kernel == "linear")
 
     @property
     def min_stimuli(self) -> int:
@@ -203,7 +207,7 @@ class CKA(Measure):
             state.data["norm"] = norm
         return norm
 
-    def permute(self, state: Prepared, perm) -> Prepared:
+    def permute(self, state: Prepared, perm, X=None) -> Prepared:
         """As :meth:`Measure.permute`; a deferred norm is first computed on ``state``.
 
         The norm does not depend on the order of the stimuli: computed once on the
@@ -213,7 +217,7 @@ class CKA(Measure):
         self._check_state("permute", "state", state)
         if self._deferred_norm(state.data):
             self._norm(state, namespace_and_device(*state.arrays())[0])
-        return super().permute(state, perm)
+        return super().permute(state, perm, X)
 
     def _center(self, K, xp):
         return u_center(K, xp) if self.estimator == "unbiased" else double_center(K, xp)
@@ -245,11 +249,33 @@ class CKA(Measure):
             )
         return self._inner(a.data, b.data, n, xp) / (self._norm(a, xp) * self._norm(b, xp))
 
-    # ------------------------------------------------------------------ blocks of pairs
-    @property
-    def batched_pairs(self) -> bool:
-        return True
+    # ------------------------------------------------------------------ streaming
+    def _from_moments(self, moments):
+        """Linear CKA from the streamed scatter matrices (float64, NumPy).
 
+        ``<K_a, K_b> = ||C_ab||_F^2`` with ``C_ab = A_c^T B_c``; the unbiased
+        estimator adds the correction terms of Song et al. (2012) Eq. 5 for
+        centred features (``K~ 1 = -r``), from the streamed traces and the
+        centred squared row norms (``moments.centred_row_norm_product``).
+        """
+        n = moments.n_stimuli
+        scatter = dict(zip(((0, 0), (1, 1), (0, 1)), moments.covariances()))
+        for label, key in (("X", (0, 0)), ("Y", (1, 1))):
+            if not np.trace(scatter[key]) > 0:
+                raise ValueError(f"{label} does not vary across stimuli; CKA is undefined")
+        inner = {key: flat_dot(C, C, np) for key, C in scatter.items()}
+        if self.estimator == "unbiased":
+            trace = (np.trace(scatter[0, 0]), np.trace(scatter[1, 1]))
+            for i, j in inner:
+                rr = moments.centred_row_norm_product(i, j)
+                inner[i, j] = (inner[i, j] - rr + trace[i] * trace[j] / ((n - 1) * (n - 2))
+                               - 2 * rr / (n - 2))
+        for label, key in (("X", (0, 0)), ("Y", (1, 1))):
+            if not inner[key] > 0:
+                raise ValueError(f"{label} {self._undefined}; CKA is undefined")
+        return inner[0, 1] / math.sqrt(inner[0, 0] * inner[1, 1])
+
+    # ------------------------------------------------------------------ blocks of pairs
     def _pair_block(self, states_a, states_b, same, mask, xp, memory):
         """A block of CKA values as matrix products of the stacked states.
 

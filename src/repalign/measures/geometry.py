@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from .._array_api import to_numpy
 from .._validation import Interval, Options
-from ._base import Measure, Prepared
+from ._base import Capabilities, Measure, Prepared
 from ._kernels import flat_dot, orthonormal_basis, require_variation, squared_distances
 from ._rdm import RDM_METRICS, condensed_rdm, resample_condensed
 from ._references import RESI, SIMILARITY_SURVEY
@@ -45,6 +45,7 @@ class _StatisticDifference(Measure):
     # The statistic does not depend on the order of the stimuli: permuting them
     # leaves the value unchanged (a permutation test of it always gives p = 1).
     _stimulus_axes = {}
+    capabilities = Capabilities(permutation=True)
 
     @property
     def bounds(self):
@@ -256,6 +257,7 @@ class RSMNormDifference(Measure):
     cost = "prepare O(n^2 d), pair O(n^2)"
     _constraints = {"rdm": Options(*RDM_METRICS)}
     _stimulus_axes = {"rdm": "condensed"}
+    capabilities = Capabilities(permutation=True, resampling=True)
 
     @property
     def invariances(self):
@@ -344,6 +346,7 @@ class AlignedCosine(Measure):
     cost = "prepare O(n d min(n, d)), pair O(n p_x p_y + p_x p_y min(p_x, p_y)), p = min(n, d)"
     _constraints = {}
     _stimulus_axes = {"scores": (0,), "unit_scores": (0,)}
+    capabilities = Capabilities(permutation=True)
 
     @property
     def invariances(self):

@@ -20,7 +20,7 @@ import numpy as np
 
 from .._array_api import to_numpy
 from .._validation import Options
-from ._base import Measure, Prepared
+from ._base import Capabilities, Measure, Prepared
 from ._kernels import center_columns
 from .registry import register
 
@@ -94,6 +94,7 @@ class _UnitMeasure(Measure):
     """A measure on the units (features) of X and Y."""
 
     _stimulus_axes = {"units": (0,), "centered": (0,)}
+    capabilities = Capabilities(permutation=True)
 
     @property
     def invariances(self):

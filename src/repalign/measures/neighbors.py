@@ -47,7 +47,7 @@ from array_api_compat import device
 from .._array_api import to_numpy
 from .._validation import Interval
 from ..exceptions import DegenerateWarning
-from ._base import DTYPE, Measure, Prepared
+from ._base import Capabilities, Measure, Prepared
 from ._kernels import row_blocks
 from ._references import RESI
 from .registry import register
@@ -175,11 +175,11 @@ class _NeighborMeasure(Measure):
     """Prepare: cosine similarities and each stimulus's k nearest others."""
 
     k: int = 10
-    dtype: str | None = field(default=None, kw_only=True)
 
     kind = "similarity"
     cost = "prepare O(n^2 d), pair O(n k^2)"
-    _constraints = {"k": Interval(1, None, integer=True), "dtype": DTYPE}
+    _constraints = {"k": Interval(1, None, integer=True)}
+    capabilities = Capabilities(permutation=True)
     # Rows of the neighbour lists, of CKNNA's kernel at the neighbours and of the
     # similarity matrix (also its columns); the listed indices are relabelled in _permute.
     _stimulus_axes = {"neighbors": (0,), "kernel": (0,), "similarities": (0, 1)}
@@ -646,7 +646,7 @@ class CKNNA(_NeighborMeasure):
         "Song, Smola, Gretton, Bedo & Borgwardt (2012). Feature selection via "
         "dependence maximization. JMLR 13.",
     )
-    _constraints = {"k": Interval(2, None, integer=True), "dtype": DTYPE}
+    _constraints = {"k": Interval(2, None, integer=True)}
 
     @property
     def symmetric(self) -> bool:

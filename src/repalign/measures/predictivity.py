@@ -19,6 +19,7 @@ given held-out ones (``fit_predict``, ``held_out``), with the same solvers;
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 import warnings
@@ -38,7 +39,7 @@ from .._validation import (
     check_representation,
 )
 from ..exceptions import DegenerateWarning
-from ._base import Measure, Prepared
+from ._base import Capabilities, Measure, Prepared
 from ._kernels import center_columns, orthonormal_basis, require_variation
 from ._references import KORNBLITH, RESI, SIMILARITY_SURVEY
 from .registry import register
@@ -130,12 +131,11 @@ class _Predictor(Measure):
     ``_held_out_score(pred, Y_test, xp)``.
     """
 
-    #: Why ``dtype="float32"`` is refused (``repalign.get`` reports it).
-    _float32_refusal = (
+    capabilities = Capabilities(held_out=True, float32=False, float32_refusal=(
         "the regression solves with X's inverse singular values (1 / (s^2 + alpha) "
         "over penalties spanning many decades): small singular values and small "
         "penalties amplify float32's rounding (eps 6e-8) by cond(X)^2"
-    )
+    ))
 
     #: Held-out stimuli needed to score predictions (a correlation or an R^2).
     _min_test_stimuli = 2
@@ -186,7 +186,7 @@ class _Predictor(Measure):
                                 "X_test", n_features=X_train.shape[1], like=X_train)
         return self._predict(X_train, Y_train, X_test)
 
-    def held_out(self, X_train, Y_train, X_test, Y_test) -> float:
+    def _held_out(self, X_train, Y_train, X_test, Y_test):
         """The measure's score of held-out predictions: fit on training stimuli only.
 
         Parameters
@@ -208,7 +208,7 @@ class _Predictor(Measure):
         X_test = check_held_out(X_test, "X_test", n_features=X_train.shape[1], like=X_train)
         Y_test = check_held_out(Y_test, "Y_test", n_features=Y_train.shape[1], like=Y_train)
         xp, _ = namespace_and_device(Y_test)
-        return float(self._held_out_score(self._predict(X_train, Y_train, X_test), Y_test, xp))
+        return self._held_out_score(self._predict(X_train, Y_train, X_test), Y_test, xp)
 
     @abstractmethod
     def _fit_predict(self, data, f: int, Yc_train, xp):
@@ -697,6 +697,7 @@ class LinearRegression(_Predictor):
     cost = "prepare O(n d min(n, d)), pair O(n r_x r_y)"
     _constraints = {}
     _stimulus_axes = {"basis": (0,)}
+    capabilities = dataclasses.replace(_Predictor.capabilities, permutation=True)
 
     @property
     def symmetric(self):

@@ -59,11 +59,6 @@ def get(name: str, **params: Any) -> Measure:
         ) from None
     valid = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(params) - set(valid))
-    if "dtype" in unknown and getattr(cls, "_float32_refusal", None):
-        raise ValueError(
-            f"{name}: dtype={params['dtype']!r} is not supported; {name} computes in the "
-            f"input's precision (float64 by default) because {cls._float32_refusal}"
-        )
     if unknown:
         raise TypeError(
             f"{name} got unknown parameter(s) {unknown}; valid parameters are {sorted(valid)}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .._validation import Options
-from ._base import DTYPE, Measure, Prepared
+from ._base import Capabilities, Measure, Prepared
 from ._blocks import chunk_bounds, stacked_inner
 from ._rdm import (
     COMPARATORS,
@@ -85,14 +85,11 @@ class RSA(Measure):
 
     rdm: str = "correlation"
     compare: str = "spearman"
-    dtype: str | None = None
-
     name = "rsa"
     kind = "similarity"
     references = _RSA_REFERENCES
     cost = "prepare O(n^2 d + n^2 log n), pair O(n^2)"
-    _constraints = {"rdm": Options(*RDM_METRICS), "compare": Options(*COMPARATORS),
-                    "dtype": DTYPE}
+    _constraints = {"rdm": Options(*RDM_METRICS), "compare": Options(*COMPARATORS)}
     # The prepared vector (ranks for rank comparators) permutes with the RDM entries.
     _stimulus_axes = {"rdm": "condensed"}
     _n_square = 2.0
@@ -117,8 +114,10 @@ class RSA(Measure):
         return compare_prepared(a.data["rdm"], b.data["rdm"], self.compare, xp)
 
     @property
-    def batched_pairs(self) -> bool:
-        return self.compare in _DOT_COMPARATORS
+    def capabilities(self) -> Capabilities:
+        """Index permutation, resampling from the RDMs; batched for dot-product comparators."""
+        return Capabilities(permutation=True, resampling=True,
+                            batched_pairs=self.compare in _DOT_COMPARATORS)
 
     def _pair_block(self, states_a, states_b, same, mask, xp, memory):
         """A block of comparisons as one product of the stacked prepared RDM vectors.

@@ -36,13 +36,15 @@ on held-out stimuli mapped through them (Williams et al. 2021, section 3).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from .._array_api import namespace_and_device
 from .._validation import Interval, Options, check_held_out, check_pair
-from ._base import DTYPE, Measure, Prepared
-from ._kernels import center_columns, orthonormal_basis
+from ._base import Capabilities, Measure, Prepared
+from ._kernels import center_columns, orthonormal_basis, whiten_scatter
 from .cca import warn_if_subspaces_forced
 from .registry import register
 
@@ -138,12 +140,11 @@ class ShapeAlignment:
 class _ShapeBase(Measure):
     """Prepare: partially whitened PC scores. Pair: the nuclear norm of their product."""
 
-    dtype: str | None = field(default=None, kw_only=True)
 
     _alpha = 1.0
     _distance = "angular"  # "angular" | "euclidean" | "similarity"
     _stimulus_axes = {"scores": (0,)}
-    _constraints = {"dtype": DTYPE}
+    capabilities = Capabilities(permutation=True, held_out=True, streaming=True)
     cost = "prepare O(n d min(n, d)), pair O(n r_x r_y + r_x r_y min(r_x, r_y))"
 
     @property
@@ -231,7 +232,7 @@ class _ShapeBase(Measure):
         A, _, Bt = xp.linalg.svd(Wx.T @ Wy, full_matrices=True)
         return ShapeAlignment(mean_x, whiten_x @ A, mean_y, whiten_y @ Bt.T)
 
-    def held_out(self, X_train, Y_train, X_test, Y_test) -> float:
+    def _held_out(self, X_train, Y_train, X_test, Y_test):
         """The measure on held-out stimuli under the alignment learned on training ones.
 
         .. math::
@@ -271,7 +272,36 @@ class _ShapeBase(Measure):
                         f"{name} equals the training mean along every training principal "
                         f"axis; the held-out {self.name} is undefined"
                     )
-        return float(self._value(xp.sum(Xa * Ya), sa, sb, xp))
+        return self._value(xp.sum(Xa * Ya), sa, sb, xp)
+
+    # ------------------------------------------------------------------ streaming
+    def _from_moments(self, moments):
+        """The value from the streamed scatter matrices (float64, NumPy).
+
+        With ``alpha = 1`` the nuclear norm of ``X_c^T Y_c`` and the traces of
+        ``X_c^T X_c`` and ``Y_c^T Y_c``; with ``alpha < 1`` the partial
+        whitening through the eigendecompositions of the scatter matrices
+        (:func:`~repalign.measures._kernels.whiten_scatter`):
+        ``W_x^T W_y = diag(g_x) U_x^T U_y diag(g_y)`` with
+        ``U_x^T U_y = S_x^{-1} V_x^T C_xy V_y S_y^{-1}``.
+        """
+        Cxx, Cyy, Cxy = moments.covariances()
+        if self._alpha == 1:
+            nuclear = np.linalg.svd(Cxy, compute_uv=False).sum()
+            sa, sb = np.trace(Cxx), np.trace(Cyy)
+        else:
+            (Wx, Sx), (Wy, Sy) = whiten_scatter(Cxx, "X"), whiten_scatter(Cyy, "Y")
+            if self._alpha == 0:
+                warn_if_subspaces_forced(self.name, Sx.size, Sy.size, moments.n_stimuli)
+            gx, gy = (self._alpha * S + (1 - self._alpha) for S in (Sx, Sy))
+            gx, gy = (g * np.sqrt(np.sum(S * S) / np.sum(g * g)) for g, S in ((gx, Sx), (gy, Sy)))
+            M = gx[:, None] * (Wx.T @ Cxy @ Wy) * gy[None, :]
+            nuclear = np.linalg.svd(M, compute_uv=False).sum()
+            sa, sb = np.sum(gx * gx), np.sum(gy * gy)
+        for label, s in (("X", sa), ("Y", sb)):
+            if not s > 0:
+                raise ValueError(f"{label} does not vary across stimuli; {self.name} is undefined")
+        return self._value(nuclear, sa, sb, np)
 
 
 @register
@@ -319,8 +349,7 @@ class ShapeMetric(_ShapeBase):
     name = "shape_metric"
     kind = "distance"
     references = (_WILLIAMS,)
-    _constraints = {"alpha": Interval(0, 1), "distance": Options("angular", "euclidean"),
-                    "dtype": DTYPE}
+    _constraints = {"alpha": Interval(0, 1), "distance": Options("angular", "euclidean")}
 
     @property
     def _alpha(self):

@@ -16,7 +16,7 @@ from array_api_compat import device
 
 from .._validation import Interval, Options
 from ..exceptions import DegenerateWarning
-from ._base import Measure, Prepared
+from ._base import Capabilities, Measure, Prepared
 from ._kernels import (
     center_columns,
     double_center,
@@ -89,6 +89,7 @@ class EigenspaceOverlap(Measure):
     cost = "prepare O(n d min(n, d)), pair O(n r_x r_y)"
     _constraints = {}
     _stimulus_axes = {"basis": (0,)}
+    capabilities = Capabilities(permutation=True)
 
     @property
     def invariances(self):
@@ -182,6 +183,7 @@ class GULP(Measure):
     cost = "prepare O(n d min(n, d)), pair O(n r_x r_y)"
     _constraints = {"lam": Interval(0, None)}
     _stimulus_axes = {"weighted_basis": (0,)}
+    capabilities = Capabilities(permutation=True)
 
     @property
     def invariances(self):
@@ -276,6 +278,7 @@ class DistanceCorrelation(Measure):
     cost = "prepare O(n^2 d), pair O(n^2)"
     _constraints = {"estimator": Options("biased", "unbiased")}
     _stimulus_axes = {"centered": (0, 1)}
+    capabilities = Capabilities(permutation=True)
     _n_square = 4.5
 
     @property
@@ -392,6 +395,7 @@ class Riemannian(Measure):
     cost = "prepare O(n d min(n, d)), pair O(n (r_x + r_y)^2 + m^3), m <= r_x + r_y"
     _constraints = {"eps": Interval(0, None, closed="neither")}
     _stimulus_axes = {"basis": (0,)}
+    capabilities = Capabilities(permutation=True)
 
     @property
     def invariances(self):
