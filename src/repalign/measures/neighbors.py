@@ -38,7 +38,7 @@ Tested <= 1e-5.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import array_api_compat
 import numpy as np
