@@ -8,6 +8,7 @@ pytest.importorskip("sklearn")
 pytest.importorskip("matplotlib")
 pd = pytest.importorskip("pandas")
 
+from repalign import studies  # noqa: E402
 from repalign.studies import convergent  # noqa: E402
 
 KEYS = ["condition", "layer", "seed_pair", "method"]
@@ -16,7 +17,7 @@ KEYS = ["condition", "layer", "seed_pair", "method"]
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     out = tmp_path_factory.mktemp("convergent")
-    result = convergent.run(out, quick=True)
+    result = studies.run("convergent", out, quick=True)
     return result, pd.read_csv(out / "results.csv", dtype={"seed_pair": str})
 
 

@@ -9,13 +9,14 @@ pytest.importorskip("matplotlib")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from repalign import studies  # noqa: E402
 from repalign.studies import layer_id  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     out = tmp_path_factory.mktemp("layer_id")
-    result = layer_id.run(out, quick=True)
+    result = studies.run("layer_id", out, quick=True)
     return result, pd.read_csv(out / "results.csv")
 
 

@@ -9,13 +9,13 @@ pytest.importorskip("matplotlib")
 import pandas as pd  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
-from repalign.studies import platonic  # noqa: E402
+from repalign import studies  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     out = tmp_path_factory.mktemp("platonic")
-    result = platonic.run(out, quick=True)
+    result = studies.run("platonic", out, quick=True)
     return result, pd.read_csv(out / "results.csv")
 
 

@@ -8,6 +8,7 @@ pytest.importorskip("sklearn")
 pytest.importorskip("matplotlib")
 pd = pytest.importorskip("pandas")
 
+from repalign import studies  # noqa: E402
 from repalign.studies import relative  # noqa: E402
 from repalign.studies.relative import relative_representation  # noqa: E402
 
@@ -15,7 +16,7 @@ from repalign.studies.relative import relative_representation  # noqa: E402
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     out = tmp_path_factory.mktemp("relative")
-    result = relative.run(out, quick=True)
+    result = studies.run("relative", out, quick=True)
     return result, pd.read_csv(out / "results.csv")
 
 

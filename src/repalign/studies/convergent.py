@@ -70,14 +70,14 @@ representations revisited. ICML.
 
 from __future__ import annotations
 
-import time
+from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
 
-from ._output import Check, StudyResult, default_out, write
+from ._frame import Check, Outcome, Study, StudyConfig, register
 
-__all__ = ["run"]
+__all__ = ["Convergent"]
 
 #: The compared layers: name in the table -> the module read by ``extract``
 #: (each hidden layer after its ReLU).
@@ -172,6 +172,39 @@ def _shuffle_images(Y: np.ndarray, n_images: int, rng) -> np.ndarray:
     return blocks[rng.permutation(n_images)].reshape(Y.shape)
 
 
+def _compare(nets, config, *, n_images: int) -> list:
+    """The rows of the table: every pair of networks of a kind, its permuted baseline and
+    each trained network against itself rotated, layer by layer."""
+    rng = np.random.default_rng(config.seed)
+    rows = []
+    for layer in LAYERS:
+        for trained in (True, False):
+            for a, b in combinations(range(config.n_nets), 2):
+                X, Y = nets[trained, a][0][layer], nets[trained, b][0][layer]
+                live_x, live_y = _live(X), _live(Y)
+                X, Y = X[:, live_x], Y[:, live_y]
+                pair = f"{a}-{b}"
+                rows += _pair_rows(X, Y, condition="trained" if trained else "untrained",
+                                   layer=layer, seed_pair=pair)
+                if trained:
+                    rows += _pair_rows(X, _shuffle_images(Y, n_images, rng),
+                                       condition="permuted", layer=layer, seed_pair=pair)
+        for a in range(config.n_nets):
+            X = nets[True, a][0][layer]
+            X = X[:, _live(X)]
+            rows += _pair_rows(X, X @ _rotation(X.shape[1], rng), condition="rotated",
+                               layer=layer, seed_pair=f"{a}-{a}Q")
+    return rows
+
+
+def _split_sizes(seed: int) -> tuple:
+    """Train and test images of the digits split of ``seed``."""
+    from ._nets import digits_split
+
+    X_train, X_test, _, _ = digits_split(seed=seed)
+    return len(X_train), len(X_test)
+
+
 def _summary(table):
     """Mean matched correlation (and CKA) per condition, layer and method."""
     return table.groupby(["condition", "layer", "method"], sort=False).agg(
@@ -233,6 +266,110 @@ def _checks(table):
     ]
 
 
+@dataclass(frozen=True)
+class Config(StudyConfig):
+    """Settings of the convergent study (defaults: the full run).
+
+    Attributes
+    ----------
+    width : int
+        Network width: conv1 has ``width // 4`` channels, conv2 ``width // 2``,
+        fc ``width`` units (quick 64, full 128).
+    n_nets : int
+        Trained networks, and as many untrained ones (quick 3, full 5).
+    epochs : int
+        Training epochs of every network (quick 20, full 40). The quick run
+        takes about 30 s.
+    """
+
+    width: int = 128
+    n_nets: int = 5
+    epochs: int = 40
+
+
+@register
+class Convergent(Study):
+    """Unit matching across networks from different seeds (Li et al. 2016).
+
+    The seed of a run seeds the train/test split, every network, the image
+    shuffles and the rotations.
+
+    ``results.csv`` has one row per compared pair, layer, method and unit
+    rank: ``condition`` (``trained``, ``permuted``, ``untrained``,
+    ``rotated``), ``layer`` (``conv1``, ``conv2``, ``fc``), ``seed_pair``,
+    ``method`` (``one-to-one``, ``semi``), ``rank`` (1 = best matched unit),
+    ``correlation`` (that unit's matched correlation), ``mean_match`` (the
+    pair's ``linear_match`` or ``semi_match``, the mean of its
+    ``correlation`` column), ``cka`` (the pair's linear CKA), ``units_a``,
+    ``units_b`` (live units compared) and ``n_stimuli`` (images x positions).
+    """
+
+    name = "convergent"
+    title = "Convergent learning: matching units across seeds"
+    reference = ("Li, Yosinski, Clune, Lipson & Hopcroft (2016). Convergent learning: Do "
+                 "different neural networks learn the same representations? ICLR.")
+    Config = Config
+    quick_settings = {"width": 64, "n_nets": 3, "epochs": 20}
+
+    def measure(self, config):
+        import pandas as pd
+        import torch
+
+        from ._nets import digits_split
+
+        torch.set_num_threads(1)
+        split = digits_split(seed=config.seed)
+        nets = {(trained, r): _network(split, width=config.width, trained=trained,
+                                       replicate=r, seed=config.seed, epochs=config.epochs)
+                for trained in (True, False) for r in range(config.n_nets)}
+        table = pd.DataFrame(_compare(nets, config, n_images=len(split[1])))
+        accuracy = np.mean([acc for (trained, _), (_, acc) in nets.items() if trained])
+        return Outcome(table, {"accuracy": accuracy})
+
+    def checks(self, outcome, config):
+        return _checks(outcome.table)
+
+    def figure(self, outcome, config):
+        return _figure(outcome.table)
+
+    def numbers(self, outcome, config):
+        table, summary = outcome.table, _summary(outcome.table)
+        lines = ["| condition | layer | one-to-one | semi | share r > 0.9 (one-to-one) | "
+                 "linear CKA |", "|---|---|---|---|---|---|"]
+        for condition in ("trained", "untrained", "permuted", "rotated"):
+            for layer in LAYERS:
+                o, s = (summary.loc[(condition, layer, m)] for m in METHODS)
+                lines.append(f"| {condition} | {layer} | {o['correlation']:.3f} | "
+                             f"{s['correlation']:.3f} | {o['near_one']:.0%} | "
+                             f"{o['cka']:.3f} |")
+        units = table[table["condition"] == "trained"].groupby("layer", sort=False)["units_a"]
+        return "\n".join([
+            "Mean matched correlation over units and pairs, the share of units whose "
+            f"one-to-one partner has r > {NEAR_ONE}, and mean linear CKA:", "", *lines, "",
+            f"Held-out accuracy of the trained networks: {outcome.details['accuracy']:.3f} "
+            f"(mean of {config.n_nets}). Live units per layer (trained, mean): "
+            + ", ".join(f"{layer} {v:.1f}" for layer, v in units.mean().items()) + ".",
+        ])
+
+    def description(self, config):
+        (n_train, n_images), seed = _split_sizes(config.seed), config.seed
+        width, n_nets, epochs = config.width, config.n_nets, config.epochs
+        return f"""
+scikit-learn digits (8x8), split {n_train} train / {n_images} test (stratified,
+seed {seed}). Convolutional networks `conv1 (3x3, {width // 4} channels) -> conv2 (3x3,
+stride 2, {width // 2} channels) -> fc ({width}) -> 10`, ReLU after each hidden layer:
+{n_nets} trained (Adam, lr 3e-3, batch 64, {epochs} epochs) and {n_nets} untrained, each
+from its own seed. Units: the channels of conv1 and conv2 (stimuli: the {n_images} test
+images x 64 or 16 positions) and the fc units (stimuli: the images), after the ReLU;
+units constant over all stimuli (dead) dropped. For every pair of networks of a kind,
+per layer: one-to-one (`linear_match`, Hungarian) and semi (`semi_match`) matching of
+units by Pearson correlation, each unit's matched correlation sorted by rank, and
+linear `cka`. Baselines: the trained pairs with network b's test images shuffled
+(`permuted`); untrained pairs; each trained network against itself rotated by a
+random orthogonal matrix (`rotated`).
+"""
+
+
 def _figure(table):
     from matplotlib.figure import Figure
 
@@ -279,106 +416,3 @@ def _figure(table):
     return figure
 
 
-def run(out=None, *, quick: bool = False, seed: int = 0) -> StudyResult:
-    """Unit matching across networks from different seeds (Li et al. 2016).
-
-    Parameters
-    ----------
-    out : path, optional
-        Output folder (created); default ``study-convergent``.
-    quick : bool, default=False
-        Width 64 (conv1 16 channels, conv2 32, fc 64), 3 trained and 3
-        untrained networks, 20 epochs (about 30 s). The full run: width 128
-        (32, 64, 128 units), 5 trained and 5 untrained networks, 40 epochs.
-    seed : int, default=0
-        Seeds the train/test split, every network, the image shuffles and the
-        rotations.
-
-    Returns
-    -------
-    StudyResult
-        ``results.csv`` has one row per compared pair, layer, method and unit
-        rank: ``condition`` (``trained``, ``permuted``, ``untrained``,
-        ``rotated``), ``layer`` (``conv1``, ``conv2``, ``fc``), ``seed_pair``,
-        ``method`` (``one-to-one``, ``semi``), ``rank`` (1 = best matched unit),
-        ``correlation`` (that unit's matched correlation), ``mean_match`` (the
-        pair's ``linear_match`` or ``semi_match``, the mean of its
-        ``correlation`` column), ``cka`` (the pair's linear CKA), ``units_a``,
-        ``units_b`` (live units compared) and ``n_stimuli`` (images x
-        positions).
-    """
-    import pandas as pd
-    import torch
-
-    from ._nets import digits_split
-
-    started = time.perf_counter()
-    out = default_out("convergent", out)
-    width, n_nets, epochs = (64, 3, 20) if quick else (128, 5, 40)
-    torch.set_num_threads(1)
-    split = digits_split(seed=seed)
-    n_images = len(split[1])
-    nets = {(trained, r): _network(split, width=width, trained=trained, replicate=r,
-                                   seed=seed, epochs=epochs)
-            for trained in (True, False) for r in range(n_nets)}
-
-    rng = np.random.default_rng(seed)
-    rows = []
-    for layer in LAYERS:
-        for trained in (True, False):
-            for a, b in combinations(range(n_nets), 2):
-                X, Y = nets[trained, a][0][layer], nets[trained, b][0][layer]
-                live_x, live_y = _live(X), _live(Y)
-                X, Y = X[:, live_x], Y[:, live_y]
-                pair = f"{a}-{b}"
-                rows += _pair_rows(X, Y, condition="trained" if trained else "untrained",
-                                   layer=layer, seed_pair=pair)
-                if trained:
-                    rows += _pair_rows(X, _shuffle_images(Y, n_images, rng),
-                                       condition="permuted", layer=layer, seed_pair=pair)
-        for a in range(n_nets):
-            X = nets[True, a][0][layer]
-            X = X[:, _live(X)]
-            rows += _pair_rows(X, X @ _rotation(X.shape[1], rng), condition="rotated",
-                               layer=layer, seed_pair=f"{a}-{a}Q")
-    table = pd.DataFrame(rows)
-    checks = _checks(table)
-
-    summary = _summary(table)
-    accuracy = np.mean([acc for (trained, _), (_, acc) in nets.items() if trained])
-    lines = ["| condition | layer | one-to-one | semi | share r > 0.9 (one-to-one) | "
-             "linear CKA |", "|---|---|---|---|---|---|"]
-    for condition in ("trained", "untrained", "permuted", "rotated"):
-        for layer in LAYERS:
-            o, s = (summary.loc[(condition, layer, m)] for m in METHODS)
-            lines.append(f"| {condition} | {layer} | {o['correlation']:.3f} | "
-                         f"{s['correlation']:.3f} | {o['near_one']:.0%} | {o['cka']:.3f} |")
-    units = table[table["condition"] == "trained"].groupby("layer", sort=False)["units_a"]
-    numbers = "\n".join([
-        "Mean matched correlation over units and pairs, the share of units whose "
-        f"one-to-one partner has r > {NEAR_ONE}, and mean linear CKA:", "", *lines, "",
-        f"Held-out accuracy of the trained networks: {accuracy:.3f} (mean of {n_nets}). "
-        "Live units per layer (trained, mean): "
-        + ", ".join(f"{layer} {v:.1f}" for layer, v in units.mean().items()) + ".",
-    ])
-    description = f"""
-scikit-learn digits (8x8), split {len(split[0])} train / {n_images} test (stratified,
-seed {seed}). Convolutional networks `conv1 (3x3, {width // 4} channels) -> conv2 (3x3,
-stride 2, {width // 2} channels) -> fc ({width}) -> 10`, ReLU after each hidden layer:
-{n_nets} trained (Adam, lr 3e-3, batch 64, {epochs} epochs) and {n_nets} untrained, each
-from its own seed. Units: the channels of conv1 and conv2 (stimuli: the {n_images} test
-images x 64 or 16 positions) and the fc units (stimuli: the images), after the ReLU;
-units constant over all stimuli (dead) dropped. For every pair of networks of a kind,
-per layer: one-to-one (`linear_match`, Hungarian) and semi (`semi_match`) matching of
-units by Pearson correlation, each unit's matched correlation sorted by rank, and
-linear `cka`. Baselines: the trained pairs with network b's test images shuffled
-(`permuted`); untrained pairs; each trained network against itself rotated by a
-random orthogonal matrix (`rotated`).
-"""
-    return write("convergent", out,
-                 title="Convergent learning: matching units across seeds",
-                 reference="Li, Yosinski, Clune, Lipson & Hopcroft (2016). Convergent "
-                           "learning: Do different neural networks learn the same "
-                           "representations? ICLR.",
-                 description=description, table=table, figure=_figure(table),
-                 checks=checks, numbers=numbers, quick=quick, seed=seed, started=started)

@@ -37,16 +37,16 @@ representations revisited. ICML, PMLR 97.
 
 from __future__ import annotations
 
-import time
 import warnings
 from collections import OrderedDict
+from dataclasses import dataclass
 from itertools import permutations
 
 import numpy as np
 
-from ._output import Check, StudyResult, default_out, write
+from ._frame import Check, Outcome, Study, StudyConfig, register
 
-__all__ = ["run"]
+__all__ = ["LayerId"]
 
 #: The compared measures: label -> (registered name, parameters).
 MEASURES = {
@@ -67,6 +67,10 @@ MEASURES = {
 SLOW = ("ridge",)
 #: The CCA-based measures, compared with linear CKA in the checks.
 CCA_FAMILY = ("cca (mean r)", "cca (mean r^2)", "svcca", "pwcca")
+#: Kornblith et al.'s (2019) Table 2 accuracies (%), for the measures it has.
+PAPER = {"cka (linear)": "99.3", "cka (rbf 0.8)": "99.3", "cca (mean r)": "1.4",
+         "cca (mean r^2)": "10.6", "svcca": "9.9 (mean r) / 15.1 (mean r^2)",
+         "pwcca": "11.1", "linear_regression": "45.4"}
 
 
 def _network(width: int, depth: int):
@@ -131,6 +135,154 @@ def _picks(reps, name, params, n_nets, depth):
     return picks, (mean if kind == "similarity" else -mean)
 
 
+def _identify(reps, net_accuracy, config) -> tuple:
+    """One row per measure and ordered pair of networks, and each measure's mean
+    layer x layer matrix."""
+    import json
+
+    rows, matrices = [], {}
+    depth = config.depth
+    for label in config.measures:
+        name, params = MEASURES[label]
+        picks, matrices[label] = _picks(reps, name, params, config.n_nets, depth)
+        for (A, B), picked in picks.items():
+            rows.append({
+                "measure": label, "name": name, "params": json.dumps(params, sort_keys=True),
+                "net_a": A, "net_b": B, "seed_pair": f"{A}-{B}",
+                "accuracy": float(np.mean(picked == np.arange(1, depth + 1))),
+                "picks": ";".join(map(str, picked)), "n_layers": depth, "chance": 1 / depth,
+                "accuracy_a": net_accuracy[A], "accuracy_b": net_accuracy[B],
+            })
+    return rows, matrices
+
+
+def _split_sizes(seed: int, test_size: float) -> tuple:
+    """Train and test images of the digits split of ``seed``."""
+    from ._nets import digits_split
+
+    X_train, X_test, _, _ = digits_split(test_size=test_size, seed=seed)
+    return len(X_train), len(X_test)
+
+
+@dataclass(frozen=True)
+class Config(StudyConfig):
+    """Settings of the layer_id study (defaults: the full run).
+
+    Attributes
+    ----------
+    n_nets : int
+        Networks, each from its own seed (quick 3, full 5).
+    depth : int
+        Hidden layers of every network (quick 6, full 8).
+    width : int
+        Units of every hidden layer (128 in both).
+    epochs : int
+        Training epochs of every network (quick 15, full 30).
+    test_size : float
+        Held-out share of the digits (quick 0.25: 450 test images; full 0.5:
+        899).
+    measures : tuple of str
+        Labels of :data:`MEASURES` compared (quick: all but ``ridge``; full:
+        every measure).
+    """
+
+    n_nets: int = 5
+    depth: int = 8
+    width: int = 128
+    epochs: int = 30
+    test_size: float = 0.5
+    measures: tuple = tuple(MEASURES)
+
+
+@register
+class LayerId(Study):
+    """How often each measure picks the corresponding layer of a network from another seed.
+
+    The seed of a run seeds the train/test split and every network's
+    initialisation and batch order.
+
+    ``results.csv`` has one row per measure and ordered pair of networks:
+    ``measure`` (label), ``name`` and ``params`` (the registered measure),
+    ``net_a``, ``net_b``, ``seed_pair``, ``accuracy``, ``picks`` (the layer of
+    B picked for each layer of A, ``;``-separated), ``n_layers``, ``chance``
+    (``1 / n_layers``), ``accuracy_a`` and ``accuracy_b`` (held-out digit
+    accuracy of the two networks).
+    """
+
+    name = "layer_id"
+    title = "Layer identification across seeds: which measure finds the corresponding layer?"
+    reference = ("Kornblith, Norouzi, Lee & Hinton (2019). Similarity of neural network "
+                 "representations revisited. ICML, PMLR 97 (section 6.1, Table 2).")
+    Config = Config
+    quick_settings = {"n_nets": 3, "depth": 6, "epochs": 15, "test_size": 0.25,
+                      "measures": tuple(m for m in MEASURES if m not in SLOW)}
+
+    def measure(self, config):
+        import pandas as pd
+        import torch
+
+        from ._nets import digits_split
+
+        torch.set_num_threads(1)
+        split = digits_split(test_size=config.test_size, seed=config.seed)
+        reps, net_accuracy = _representations(split, seed=config.seed, n_nets=config.n_nets,
+                                              width=config.width, depth=config.depth,
+                                              epochs=config.epochs)
+        rows, matrices = _identify(reps, net_accuracy, config)
+        return Outcome(pd.DataFrame(rows), {"matrices": matrices, "net_accuracy": net_accuracy,
+                                            "n": len(split[1])})
+
+    def checks(self, outcome, config):
+        mean = outcome.table.groupby("measure", sort=False)["accuracy"].mean()
+        best_cca = max(CCA_FAMILY, key=lambda m: mean[m])
+        return [
+            Check("linear CKA identifies the corresponding layer well above chance (>= 50%)",
+                  bool(mean["cka (linear)"] >= 0.5),
+                  f"linear CKA {mean['cka (linear)']:.0%} against chance {1 / config.depth:.0%}"),
+            Check("linear CKA is at least as accurate as every CCA-based measure",
+                  bool(mean["cka (linear)"] >= mean[best_cca]),
+                  f"linear CKA {mean['cka (linear)']:.0%}; "
+                  + ", ".join(f"{m} {mean[m]:.0%}" for m in CCA_FAMILY)),
+        ]
+
+    def figure(self, outcome, config):
+        return _figure(outcome.table, outcome.details["matrices"], config.depth)
+
+    def numbers(self, outcome, config):
+        depth, n_nets, details = config.depth, config.n_nets, outcome.details
+        stats = outcome.table.groupby("measure", sort=False)["accuracy"].agg(["mean", "std"])
+        lines = ["| measure | accuracy (%) | sd over pairs | Kornblith et al. Table 2 (%) |",
+                 "|---|---|---|---|"]
+        lines += [f"| {m} | {s['mean']:.1%} | {s['std']:.1%} | {PAPER.get(m, '-')} |"
+                  for m, s in stats.sort_values("mean", ascending=False).iterrows()]
+        return "\n".join([
+            f"Chance = 1/{depth} = {1 / depth:.1%}; {n_nets * (n_nets - 1)} ordered pairs of "
+            f"networks x {depth} layers per measure. Held-out digit accuracy of the networks: "
+            + ", ".join(f"{a:.3f}" for a in details["net_accuracy"].values()) + ".", "",
+            *lines, "",
+            "The paper's values are for 10-layer CNNs on CIFAR-10 (logits excluded). Here the "
+            "layers are fully connected: consecutive layers are close to linear images of one "
+            "another, so measures invariant to invertible linear maps (CCA family, linear "
+            f"regression) see them as nearly equal; layers have {config.width} units for "
+            f"{details['n']} stimuli, so CCA is not trivially 1 (it would be for d >= n).",
+        ])
+
+    def description(self, config):
+        (n_train, n), seed = _split_sizes(config.seed, config.test_size), config.seed
+        n_nets, width, depth, epochs = config.n_nets, config.width, config.depth, config.epochs
+        measures = config.measures
+        return f"""
+scikit-learn digits, split {n_train} train / {n} test (stratified, seed {seed}).
+{n_nets} ReLU MLPs `64 -> [Linear({width}) -> BatchNorm -> ReLU] x {depth} -> 10`, each from
+its own seed, trained with Adam (lr 3e-3, batch 64, {epochs} epochs). Representations: the
+post-ReLU output of each hidden layer on the {n} test images. `repalign.grid` (pairs
+across networks) with each of: {", ".join(f"`{m}`" for m in measures)}. For each ordered
+pair of networks (A, B) and layer i of A, the layer of B most similar to A's layer i
+(smallest distance for `procrustes`) is the measure's pick; accuracy is the fraction of
+layers picked at the right depth.
+"""
+
+
 def _figure(table, matrices, depth):
     from matplotlib.figure import Figure
 
@@ -155,105 +307,3 @@ def _figure(table, matrices, depth):
     return figure
 
 
-def run(out=None, *, quick: bool = False, seed: int = 0) -> StudyResult:
-    """How often each measure picks the corresponding layer of a network from another seed.
-
-    Parameters
-    ----------
-    out : path, optional
-        Output folder (created); default ``study-layer_id``.
-    quick : bool, default=False
-        3 networks of 6 hidden layers, 15 epochs, 450 test images, without
-        ``ridge``. The full run: 5 networks of 8 hidden layers, 30 epochs, 899
-        test images, every measure. Width 128 in both.
-    seed : int, default=0
-        Seeds the train/test split and every network's initialisation and
-        batch order.
-
-    Returns
-    -------
-    StudyResult
-        ``results.csv`` has one row per measure and ordered pair of networks:
-        ``measure`` (label), ``name`` and ``params`` (the registered measure),
-        ``net_a``, ``net_b``, ``seed_pair``, ``accuracy``, ``picks`` (the layer
-        of B picked for each layer of A, ``;``-separated), ``n_layers``,
-        ``chance`` (``1 / n_layers``), ``accuracy_a`` and ``accuracy_b``
-        (held-out digit accuracy of the two networks).
-    """
-    import json
-
-    import pandas as pd
-    import torch
-
-    from ._nets import digits_split
-
-    started = time.perf_counter()
-    out = default_out("layer_id", out)
-    n_nets, depth, epochs, test_size = (3, 6, 15, 0.25) if quick else (5, 8, 30, 0.5)
-    measures = {label: spec for label, spec in MEASURES.items()
-                if not (quick and label in SLOW)}
-    width = 128
-    torch.set_num_threads(1)
-    split = digits_split(test_size=test_size, seed=seed)
-    n = len(split[1])
-    reps, net_accuracy = _representations(split, seed=seed, n_nets=n_nets, width=width,
-                                          depth=depth, epochs=epochs)
-    rows, matrices = [], {}
-    for label, (name, params) in measures.items():
-        picks, matrices[label] = _picks(reps, name, params, n_nets, depth)
-        for (A, B), picked in picks.items():
-            rows.append({
-                "measure": label, "name": name, "params": json.dumps(params, sort_keys=True),
-                "net_a": A, "net_b": B, "seed_pair": f"{A}-{B}",
-                "accuracy": float(np.mean(picked == np.arange(1, depth + 1))),
-                "picks": ";".join(map(str, picked)), "n_layers": depth, "chance": 1 / depth,
-                "accuracy_a": net_accuracy[A], "accuracy_b": net_accuracy[B],
-            })
-    table = pd.DataFrame(rows)
-    mean = table.groupby("measure", sort=False)["accuracy"].mean()
-    best_cca = max(CCA_FAMILY, key=lambda m: mean[m])
-    checks = [
-        Check("linear CKA identifies the corresponding layer well above chance (>= 50%)",
-              bool(mean["cka (linear)"] >= 0.5),
-              f"linear CKA {mean['cka (linear)']:.0%} against chance {1 / depth:.0%}"),
-        Check("linear CKA is at least as accurate as every CCA-based measure",
-              bool(mean["cka (linear)"] >= mean[best_cca]),
-              f"linear CKA {mean['cka (linear)']:.0%}; "
-              + ", ".join(f"{m} {mean[m]:.0%}" for m in CCA_FAMILY)),
-    ]
-    paper = {"cka (linear)": "99.3", "cka (rbf 0.8)": "99.3", "cca (mean r)": "1.4",
-             "cca (mean r^2)": "10.6", "svcca": "9.9 (mean r) / 15.1 (mean r^2)",
-             "pwcca": "11.1", "linear_regression": "45.4"}
-    stats = table.groupby("measure", sort=False)["accuracy"].agg(["mean", "std"])
-    lines = ["| measure | accuracy (%) | sd over pairs | Kornblith et al. Table 2 (%) |",
-             "|---|---|---|---|"]
-    lines += [f"| {m} | {s['mean']:.1%} | {s['std']:.1%} | {paper.get(m, '-')} |"
-              for m, s in stats.sort_values("mean", ascending=False).iterrows()]
-    numbers = "\n".join([
-        f"Chance = 1/{depth} = {1 / depth:.1%}; {n_nets * (n_nets - 1)} ordered pairs of "
-        f"networks x {depth} layers per measure. Held-out digit accuracy of the networks: "
-        + ", ".join(f"{a:.3f}" for a in net_accuracy.values()) + ".", "", *lines, "",
-        "The paper's values are for 10-layer CNNs on CIFAR-10 (logits excluded). Here the "
-        "layers are fully connected: consecutive layers are close to linear images of one "
-        "another, so measures invariant to invertible linear maps (CCA family, linear "
-        f"regression) see them as nearly equal; layers have {width} units for {n} stimuli, "
-        "so CCA is not trivially 1 (it would be for d >= n).",
-    ])
-    description = f"""
-scikit-learn digits, split {len(split[0])} train / {n} test (stratified, seed {seed}).
-{n_nets} ReLU MLPs `64 -> [Linear({width}) -> BatchNorm -> ReLU] x {depth} -> 10`, each from
-its own seed, trained with Adam (lr 3e-3, batch 64, {epochs} epochs). Representations: the
-post-ReLU output of each hidden layer on the {n} test images. `repalign.grid` (pairs
-across networks) with each of: {", ".join(f"`{m}`" for m in measures)}. For each ordered
-pair of networks (A, B) and layer i of A, the layer of B most similar to A's layer i
-(smallest distance for `procrustes`) is the measure's pick; accuracy is the fraction of
-layers picked at the right depth.
-"""
-    return write("layer_id", out,
-                 title="Layer identification across seeds: which measure finds the "
-                       "corresponding layer?",
-                 reference="Kornblith, Norouzi, Lee & Hinton (2019). Similarity of neural "
-                           "network representations revisited. ICML, PMLR 97 (section 6.1, "
-                           "Table 2).",
-                 description=description, table=table, figure=_figure(table, matrices, depth),
-                 checks=checks, numbers=numbers, quick=quick, seed=seed, started=started)

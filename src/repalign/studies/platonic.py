@@ -48,14 +48,14 @@ ICML, PMLR 235.
 
 from __future__ import annotations
 
-import time
+from dataclasses import dataclass
 from itertools import combinations, product
 
 import numpy as np
 
-from ._output import Check, StudyResult, default_out, write
+from ._frame import Check, Outcome, Study, StudyConfig, register
 
-__all__ = ["run"]
+__all__ = ["Platonic"]
 
 #: Neighbours of the mutual k-NN measure (Huh et al. 2024 use k = 10).
 K = 10
@@ -114,6 +114,43 @@ def _spearman(x, y) -> float:
     return float(spearmanr(x, y).statistic)
 
 
+def _compare(nets, config, *, n: int) -> list:
+    """The rows of the table: every compared pair, with the permutation null of the first
+    seed pair of each width pair and view."""
+    import repalign
+
+    chance = K / (n - 1)
+    measure = repalign.get("mutual_knn", k=K)
+    states = {key: measure.prepare(X) for key, (X, _) in nets.items()}
+    rows = []
+    rng = np.random.default_rng(config.seed)
+    for view_a, view_b in PAIRINGS:
+        tested = set()
+        for wa, sa, wb, sb in _pairs(view_a, view_b, config.widths, config.n_seeds):
+            a, b = (view_a, wa, sa), (view_b, wb, sb)
+            row = {"view": f"{view_a}/{view_b}", "width_a": wa, "width_b": wb,
+                   "seed_a": sa, "seed_b": sb, "seed_pair": f"{sa}-{sb}",
+                   "mutual_knn": measure.pair(states[a], states[b]),
+                   "null_mean": np.nan, "p_value": np.nan, "chance": chance,
+                   "accuracy_a": nets[a][1], "accuracy_b": nets[b][1], "k": K, "n_stimuli": n}
+            if (wa, wb) not in tested:  # the permutation null of one seed pair per width pair
+                tested.add((wa, wb))
+                result = repalign.compare(nets[a][0], nets[b][0], "mutual_knn",
+                                          n_permutations=config.n_permutations,
+                                          n_bootstrap=0, seed=rng, k=K)
+                row.update(null_mean=result.null_mean, p_value=result.p_value)
+            rows.append(row)
+    return rows
+
+
+def _split_sizes(seed: int) -> tuple:
+    """Train and test images of the digits split of ``seed``."""
+    from ._nets import digits_split
+
+    X_train, X_test, _, _ = digits_split(seed=seed)
+    return len(X_train), len(X_test)
+
+
 def _checks(table, widths, chance):
     """The paper's claims, tested on the table."""
     full = table[table["view"] == "full/full"]
@@ -153,6 +190,117 @@ def _checks(table, widths, chance):
               f"mean null_mean = {null:.4f} over {table['null_mean'].count()} tested pairs, "
               f"k/(n-1) = {chance:.4f}"),
     ]
+
+
+@dataclass(frozen=True)
+class Config(StudyConfig):
+    """Settings of the platonic study (defaults: the full run).
+
+    Attributes
+    ----------
+    widths : tuple of int
+        Hidden widths of the networks (quick: 8 to 128; full: 8 to 512).
+    n_seeds : int
+        Networks per width and view (quick 3, full 5).
+    epochs : int
+        Training epochs of every network (quick 20, full 40).
+    n_permutations : int
+        Stimulus permutations of each tested pair's chance level (quick 20,
+        full 200). The quick run takes about 30 s.
+    """
+
+    widths: tuple = (8, 16, 32, 64, 128, 256, 512)
+    n_seeds: int = 5
+    epochs: int = 40
+    n_permutations: int = 200
+
+
+@register
+class Platonic(Study):
+    """Mutual k-NN alignment between digit classifiers of increasing width.
+
+    The seed of a run seeds the train/test split, every network's
+    initialisation and batch order, and the permutations.
+
+    ``results.csv`` has one row per compared pair of networks: ``view``
+    (``"full/full"`` or ``"left/right"``), ``width_a``, ``width_b``,
+    ``seed_a``, ``seed_b``, ``seed_pair``, ``mutual_knn``, ``null_mean`` and
+    ``p_value`` (permutation chance level and one-sided p-value, from
+    :func:`repalign.compare` for the first seed pair of each width pair and
+    view; empty elsewhere), ``chance`` (``k / (n - 1)``), ``accuracy_a``,
+    ``accuracy_b`` (held-out accuracy of each network on its view), ``k`` and
+    ``n_stimuli``.
+    """
+
+    name = "platonic"
+    title = "Platonic representations: mutual k-NN alignment rises with width"
+    reference = ("Huh, Cheung, Wang & Isola (2024). The platonic representation "
+                 "hypothesis. ICML, PMLR 235.")
+    Config = Config
+    quick_settings = {"widths": (8, 16, 32, 64, 128), "n_seeds": 3, "epochs": 20,
+                      "n_permutations": 20}
+
+    def measure(self, config):
+        import pandas as pd
+        import torch
+
+        from ._nets import digits_split
+
+        torch.set_num_threads(1)
+        split = digits_split(seed=config.seed)
+        n = len(split[1])
+        nets = {(view, width, s): _train_family(split, view, width, s, seed=config.seed,
+                                                epochs=config.epochs)
+                for view in VIEWS for width in config.widths for s in range(config.n_seeds)}
+        table = pd.DataFrame(_compare(nets, config, n=n))
+        accuracy = pd.DataFrame([(view, w, acc) for (view, w, _), (_, acc) in nets.items()],
+                                columns=["view", "width", "accuracy"])
+        return Outcome(table, {"chance": K / (n - 1), "n": n, "accuracy": accuracy.pivot_table(
+            index="width", columns="view", values="accuracy")})
+
+    def checks(self, outcome, config):
+        return _checks(outcome.table, config.widths, outcome.details["chance"])
+
+    def figure(self, outcome, config):
+        return _figure(outcome.table, config.widths, outcome.details["chance"])
+
+    def numbers(self, outcome, config):
+        table, acc = outcome.table, outcome.details["accuracy"]
+        chance, n = outcome.details["chance"], outcome.details["n"]
+        full, cross = (table[(table["view"] == v) & (table["width_a"] == table["width_b"])]
+                       for v in ("full/full", "left/right"))
+        lines = ["| width | mKNN whole/whole | mKNN left/right | acc. whole | acc. left | "
+                 "acc. right |", "|---|---|---|---|---|---|"]
+        for w in config.widths:
+            lines.append(
+                f"| {w} | {full[full['width_a'] == w]['mutual_knn'].mean():.3f} | "
+                f"{cross[cross['width_a'] == w]['mutual_knn'].mean():.3f} | "
+                f"{acc.loc[w, 'full']:.3f} | {acc.loc[w, 'left']:.3f} | "
+                f"{acc.loc[w, 'right']:.3f} |")
+        return "\n".join([
+            f"Mean mutual {K}-NN of same-width pairs (different seeds) and mean held-out "
+            "accuracy:", "", *lines, "",
+            f"Chance: k/(n-1) = {chance:.4f} (n = {n}); mean permutation null "
+            f"{table['null_mean'].mean():.4f} ({config.n_permutations} permutations, first "
+            "seed pair of each width pair).",
+        ])
+
+    def description(self, config):
+        (n_train, n), seed = _split_sizes(config.seed), config.seed
+        widths, n_seeds, epochs = config.widths, config.n_seeds, config.epochs
+        n_permutations = config.n_permutations
+        return f"""
+scikit-learn digits (8x8), split {n_train} train / {n} test (stratified, seed
+{seed}). ReLU MLPs `d_in -> w -> w -> 10`, widths {", ".join(map(str, widths))}, {n_seeds}
+networks per width for each view (whole image, d_in = 64; left half and right half of
+the pixel grid, d_in = 32), each from its own seed, trained with Adam (lr 3e-3,
+batch {BATCH}, {epochs} epochs). Representation: the penultimate layer `fc2` (before its
+ReLU) on the {n} test images. Measure: `mutual_knn` (k = {K}, cosine neighbours) via
+`repalign.get("mutual_knn")` (each network prepared once); the chance level from
+`repalign.compare` with {n_permutations} stimulus permutations for the first seed pair of
+each width pair. Pairs: every two whole-image networks from different seeds (all width pairs),
+and every left-half network with every right-half network from a different seed.
+"""
 
 
 def _figure(table, widths, chance):
@@ -197,108 +345,3 @@ def _figure(table, widths, chance):
     return figure
 
 
-def run(out=None, *, quick: bool = False, seed: int = 0) -> StudyResult:
-    """Mutual k-NN alignment between digit classifiers of increasing width.
-
-    Parameters
-    ----------
-    out : path, optional
-        Output folder (created); default ``study-platonic``.
-    quick : bool, default=False
-        Widths 8 to 128, 3 networks per width and view, 20 epochs, 20
-        permutations per tested pair (about 30 s). The full run: widths 8 to
-        512, 5 networks per width and view, 40 epochs, 200 permutations.
-    seed : int, default=0
-        Seeds the train/test split, every network's initialisation and batch
-        order, and the permutations.
-
-    Returns
-    -------
-    StudyResult
-        ``results.csv`` has one row per compared pair of networks: ``view``
-        (``"full/full"`` or ``"left/right"``), ``width_a``, ``width_b``,
-        ``seed_a``, ``seed_b``, ``seed_pair``, ``mutual_knn``, ``null_mean``
-        and ``p_value`` (permutation chance level and one-sided p-value, from
-        :func:`repalign.compare` for the first seed pair of each width pair and
-        view; empty elsewhere), ``chance`` (``k / (n - 1)``), ``accuracy_a``,
-        ``accuracy_b`` (held-out accuracy of each network on its view), ``k``
-        and ``n_stimuli``.
-    """
-    import pandas as pd
-    import torch
-
-    import repalign
-
-    from ._nets import digits_split
-
-    started = time.perf_counter()
-    out = default_out("platonic", out)
-    widths = (8, 16, 32, 64, 128) if quick else (8, 16, 32, 64, 128, 256, 512)
-    n_seeds, epochs, n_permutations = (3, 20, 20) if quick else (5, 40, 200)
-    torch.set_num_threads(1)
-    split = digits_split(seed=seed)
-    n = len(split[1])
-    chance = K / (n - 1)
-    nets = {(view, width, s): _train_family(split, view, width, s, seed=seed, epochs=epochs)
-            for view in VIEWS for width in widths for s in range(n_seeds)}
-
-    measure = repalign.get("mutual_knn", k=K)
-    states = {key: measure.prepare(X) for key, (X, _) in nets.items()}
-    rows = []
-    rng = np.random.default_rng(seed)
-    for view_a, view_b in PAIRINGS:
-        tested = set()
-        for wa, sa, wb, sb in _pairs(view_a, view_b, widths, n_seeds):
-            a, b = (view_a, wa, sa), (view_b, wb, sb)
-            row = {"view": f"{view_a}/{view_b}", "width_a": wa, "width_b": wb,
-                   "seed_a": sa, "seed_b": sb, "seed_pair": f"{sa}-{sb}",
-                   "mutual_knn": measure.pair(states[a], states[b]),
-                   "null_mean": np.nan, "p_value": np.nan, "chance": chance,
-                   "accuracy_a": nets[a][1], "accuracy_b": nets[b][1], "k": K, "n_stimuli": n}
-            if (wa, wb) not in tested:  # the permutation null of one seed pair per width pair
-                tested.add((wa, wb))
-                result = repalign.compare(nets[a][0], nets[b][0], "mutual_knn",
-                                          n_permutations=n_permutations, n_bootstrap=0,
-                                          seed=rng, k=K)
-                row.update(null_mean=result.null_mean, p_value=result.p_value)
-            rows.append(row)
-    table = pd.DataFrame(rows)
-    checks = _checks(table, widths, chance)
-
-    accuracy = pd.DataFrame([(view, w, acc) for (view, w, _), (_, acc) in nets.items()],
-                            columns=["view", "width", "accuracy"])
-    acc = accuracy.pivot_table(index="width", columns="view", values="accuracy")
-    full, cross = (table[(table["view"] == v) & (table["width_a"] == table["width_b"])]
-                   for v in ("full/full", "left/right"))
-    lines = ["| width | mKNN whole/whole | mKNN left/right | acc. whole | acc. left | "
-             "acc. right |", "|---|---|---|---|---|---|"]
-    for w in widths:
-        lines.append(
-            f"| {w} | {full[full['width_a'] == w]['mutual_knn'].mean():.3f} | "
-            f"{cross[cross['width_a'] == w]['mutual_knn'].mean():.3f} | "
-            f"{acc.loc[w, 'full']:.3f} | {acc.loc[w, 'left']:.3f} | {acc.loc[w, 'right']:.3f} |")
-    numbers = "\n".join([
-        f"Mean mutual {K}-NN of same-width pairs (different seeds) and mean held-out accuracy:",
-        "", *lines, "",
-        f"Chance: k/(n-1) = {chance:.4f} (n = {n}); mean permutation null "
-        f"{table['null_mean'].mean():.4f} ({n_permutations} permutations, first seed pair of "
-        "each width pair).",
-    ])
-    description = f"""
-scikit-learn digits (8x8), split {len(split[0])} train / {n} test (stratified, seed
-{seed}). ReLU MLPs `d_in -> w -> w -> 10`, widths {", ".join(map(str, widths))}, {n_seeds}
-networks per width for each view (whole image, d_in = 64; left half and right half of
-the pixel grid, d_in = 32), each from its own seed, trained with Adam (lr 3e-3,
-batch {BATCH}, {epochs} epochs). Representation: the penultimate layer `fc2` (before its
-ReLU) on the {n} test images. Measure: `mutual_knn` (k = {K}, cosine neighbours) via
-`repalign.get("mutual_knn")` (each network prepared once); the chance level from
-`repalign.compare` with {n_permutations} stimulus permutations for the first seed pair of
-each width pair. Pairs: every two whole-image networks from different seeds (all width pairs),
-and every left-half network with every right-half network from a different seed.
-"""
-    return write("platonic", out,
-                 title="Platonic representations: mutual k-NN alignment rises with width",
-                 reference="Huh, Cheung, Wang & Isola (2024). The platonic representation "
-                           "hypothesis. ICML, PMLR 235.",
-                 description=description, table=table, figure=_figure(table, widths, chance),
-                 checks=checks, numbers=numbers, quick=quick, seed=seed, started=started)

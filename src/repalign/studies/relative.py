@@ -60,14 +60,14 @@ representations enable zero-shot latent space communication. ICLR.
 
 from __future__ import annotations
 
-import time
+from dataclasses import dataclass
 from itertools import product
 
 import numpy as np
 
-from ._output import Check, StudyResult, default_out, write
+from ._frame import Check, Outcome, Study, StudyConfig, register
 
-__all__ = ["relative_representation", "run"]
+__all__ = ["Relative", "relative_representation"]
 
 #: Latent dimensions of every encoder (equal, so that absolute stitching is defined).
 LATENT = 32
@@ -230,6 +230,40 @@ def _invariance_rows(encoder, X_test, anchors, rng) -> list:
     return rows
 
 
+def _stitching_rows(split, config) -> list:
+    """Train the models of each mode and anchor count; one row per (encoder B, head A),
+    and the invariance rows of the first encoder with the most anchors."""
+    import torch
+
+    X_train, X_test, _, y_test = split
+    rng = np.random.default_rng(config.seed)
+    order = torch.as_tensor(rng.permutation(len(X_train)))
+    encoders = [(w, r) for w, r in product(config.widths, range(config.n_reps))]
+    rows = []
+    for mode, k in [("absolute", None), *(("relative", k) for k in config.anchor_counts)]:
+        anchors = None if k is None else torch.as_tensor(X_train)[order[:k]]
+        models = {e: _train_model(split, anchors, mode=mode, width=e[0], replicate=e[1],
+                                  seed=config.seed, epochs=config.epochs) for e in encoders}
+        for a, b in product(encoders, encoders):
+            rows.append({
+                "part": "stitching", "mode": mode, "stitched": a != b,
+                "encoder_a": f"w{a[0]}#{a[1]}", "encoder_b": f"w{b[0]}#{b[1]}",
+                "width_a": a[0], "width_b": b[0], "n_anchors": k,
+                "accuracy": _accuracy(models[b][0], models[a][1], anchors, X_test, y_test),
+                "chance": CHANCE, "seed": config.seed})
+        if mode == "relative" and k == config.anchor_counts[-1]:
+            rows += _invariance_rows(models[encoders[0]][0], X_test, anchors, rng)
+    return rows
+
+
+def _split_sizes(seed: int) -> tuple:
+    """Train and test images of the digits split of ``seed``."""
+    from ._nets import digits_split
+
+    X_train, X_test, _, _ = digits_split(seed=seed)
+    return len(X_train), len(X_test)
+
+
 def _checks(table):
     """The paper's claims, tested on the table.
 
@@ -284,6 +318,122 @@ def _checks(table):
     return checks
 
 
+@dataclass(frozen=True)
+class Config(StudyConfig):
+    """Settings of the relative study (defaults: the full run).
+
+    Attributes
+    ----------
+    widths : tuple of int
+        Hidden widths of the encoders (quick 64 and 128; full 32, 64, 128, 256).
+    n_reps : int
+        Encoders (seeds) per width and mode (quick 2, full 3).
+    anchor_counts : tuple of int
+        Numbers of anchors of the relative models (quick 64; full 16, 64, 256).
+    epochs : int
+        Training epochs of every model (quick 30, full 40). The quick run takes
+        about 30 s.
+    """
+
+    widths: tuple = (32, 64, 128, 256)
+    n_reps: int = 3
+    anchor_counts: tuple = (16, 64, 256)
+    epochs: int = 40
+
+
+@register
+class Relative(Study):
+    """Zero-shot stitching with relative and absolute representations (Moschella 2023).
+
+    The seed of a run seeds the train/test split, the anchors, every model's
+    initialisation and batch order, and the transforms of the invariance test.
+
+    ``results.csv`` holds two parts. ``part="stitching"``: one row per model
+    evaluated on the test images, ``mode`` (``absolute`` or ``relative``),
+    ``stitched`` (encoder B with the head of model A, or a model with its own
+    head), ``encoder_a``, ``encoder_b`` (``w<width>#<k>``: hidden width and
+    replicate), ``width_a``, ``width_b``, ``n_anchors`` (empty for
+    ``absolute``), ``accuracy``, ``chance``, ``seed``. ``part="invariance"``:
+    one row per transform of the latent space, ``transform``, ``center``,
+    ``max_abs_change`` (largest elementwise change of the relative
+    representation; the first row compares it with the closed form instead).
+    """
+
+    name = "relative"
+    title = "Relative representations: zero-shot stitching through anchors"
+    reference = ("Moschella, Maiorca, Fumero, Norelli, Locatello & Rodolà (2023). Relative "
+                 "representations enable zero-shot latent space communication. ICLR.")
+    Config = Config
+    quick_settings = {"widths": (64, 128), "n_reps": 2, "anchor_counts": (64,), "epochs": 30}
+
+    def measure(self, config):
+        import pandas as pd
+        import torch
+
+        from ._nets import digits_split
+
+        torch.set_num_threads(1)
+        split = digits_split(seed=config.seed)
+        table = pd.DataFrame(_stitching_rows(split, config))
+        table["n_anchors"] = table["n_anchors"].astype("Int64")
+        return Outcome(table, {"n_test": len(split[1])})
+
+    def checks(self, outcome, config):
+        return _checks(outcome.table)
+
+    def figure(self, outcome, config):
+        return _figure(outcome.table)
+
+    def numbers(self, outcome, config):
+        import pandas as pd
+
+        table = outcome.table
+        acc = table[table["part"] == "stitching"]
+        stats = acc.groupby(["mode", "n_anchors", "stitched"], dropna=False)["accuracy"].agg(
+            ["mean", "std", "min", "count"])
+        lines = ["| mode | anchors | stitched | accuracy (mean ± sd) | min | models |",
+                 "|---|---|---|---|---|---|"]
+        for (mode, k, stitched), s in stats.iterrows():
+            lines.append(f"| {mode} | {'' if pd.isna(k) else k} | "
+                         f"{'yes' if stitched else 'no'} | {s['mean']:.3f} ± {s['std']:.3f} | "
+                         f"{s['min']:.3f} | {s['count']:.0f} |")
+        stitched = acc[acc["stitched"]]
+        cross = stitched.assign(same_width=stitched["width_a"] == stitched["width_b"]).groupby(
+            ["mode", "n_anchors", "same_width"], dropna=False)["accuracy"].mean()
+        inv = table[table["part"] == "invariance"]
+        return "\n".join([
+            "Held-out accuracy (chance 0.100):", "", *lines, "",
+            "Stitched accuracy, encoders of the same width vs different widths: " + "; ".join(
+                f"{mode}{'' if pd.isna(k) else f' ({k} anchors)'} "
+                f"{'same' if same else 'different'} {v:.3f}"
+                for (mode, k, same), v in cross.items()) + ".", "",
+            "Largest elementwise change of the relative representation (float64, "
+            f"{outcome.details['n_test']} test images x {config.anchor_counts[-1]} anchors): "
+            + "; ".join(f"{t} {v:.1e}" for t, v in zip(inv["transform"],
+                                                       inv["max_abs_change"])) + ".",
+        ])
+
+    def description(self, config):
+        (n_train, n_test), seed = _split_sizes(config.seed), config.seed
+        widths, n_reps, anchor_counts = config.widths, config.n_reps, config.anchor_counts
+        n_encoders, epochs = len(widths) * n_reps, config.epochs
+        n_pairs = n_encoders * (n_encoders - 1)
+        return f"""
+scikit-learn digits (8x8), split {n_train} train / {n_test} test (stratified,
+seed {seed}). Encoders: MLPs `64 -> w -> ReLU -> {LATENT}`, widths
+{", ".join(map(str, widths))}, {n_reps} seeds each ({n_encoders} encoders per mode),
+trained end to end with a head `LayerNorm (no affine) -> Linear` (Adam, lr 3e-3, batch
+64, {epochs} epochs) on the latent (`absolute`) or on its cosine similarities to
+{", ".join(map(str, anchor_counts))} anchors (`relative`; a fixed random sample of
+training images, the same for every model). Stitching: encoder B + head of model A,
+for all {n_pairs} ordered pairs of different encoders, no training; `not stitched`:
+each model with its own head. Invariance: the relative representation of the first
+encoder's test latents (float64), after random orthogonal maps, scaling by 3.7 and
+translation (with centring on the anchors' mean), and against scikit-learn's
+`cosine_similarity`.
+"""
+
+
 def _figure(table):
     from matplotlib.figure import Figure
 
@@ -326,113 +476,3 @@ def _figure(table):
     return figure
 
 
-def run(out=None, *, quick: bool = False, seed: int = 0) -> StudyResult:
-    """Zero-shot stitching with relative and absolute representations (Moschella 2023).
-
-    Parameters
-    ----------
-    out : path, optional
-        Output folder (created); default ``study-relative``.
-    quick : bool, default=False
-        Encoder widths 64 and 128, 2 seeds each, 64 anchors, 30 epochs
-        (about 30 s). The full run: widths 32, 64, 128 and 256, 3 seeds each,
-        16, 64 and 256 anchors, 40 epochs.
-    seed : int, default=0
-        Seeds the train/test split, the anchors, every model's initialisation
-        and batch order, and the transforms of the invariance test.
-
-    Returns
-    -------
-    StudyResult
-        ``results.csv`` holds two parts. ``part="stitching"``: one row per
-        model evaluated on the test images, ``mode`` (``absolute`` or
-        ``relative``), ``stitched`` (encoder B with the head of model A, or a
-        model with its own head), ``encoder_a``, ``encoder_b`` (``w<width>#<k>``:
-        hidden width and replicate), ``width_a``, ``width_b``, ``n_anchors``
-        (empty for ``absolute``), ``accuracy``, ``chance``, ``seed``.
-        ``part="invariance"``: one row per transform of the latent space,
-        ``transform``, ``center``, ``max_abs_change`` (largest elementwise
-        change of the relative representation; the first row compares it with
-        the closed form instead).
-    """
-    import pandas as pd
-    import torch
-
-    from ._nets import digits_split
-
-    started = time.perf_counter()
-    out = default_out("relative", out)
-    if quick:
-        widths, n_reps, anchor_counts, epochs = (64, 128), 2, (64,), 30
-    else:
-        widths, n_reps, anchor_counts, epochs = (32, 64, 128, 256), 3, (16, 64, 256), 40
-    torch.set_num_threads(1)
-    split = digits_split(seed=seed)
-    X_train, X_test, _, y_test = split
-    rng = np.random.default_rng(seed)
-    order = torch.as_tensor(rng.permutation(len(X_train)))
-    encoders = [(w, r) for w, r in product(widths, range(n_reps))]
-
-    rows = []
-    for mode, k in [("absolute", None), *(("relative", k) for k in anchor_counts)]:
-        anchors = None if k is None else torch.as_tensor(X_train)[order[:k]]
-        models = {e: _train_model(split, anchors, mode=mode, width=e[0], replicate=e[1],
-                                  seed=seed, epochs=epochs) for e in encoders}
-        for a, b in product(encoders, encoders):
-            rows.append({
-                "part": "stitching", "mode": mode, "stitched": a != b,
-                "encoder_a": f"w{a[0]}#{a[1]}", "encoder_b": f"w{b[0]}#{b[1]}",
-                "width_a": a[0], "width_b": b[0], "n_anchors": k,
-                "accuracy": _accuracy(models[b][0], models[a][1], anchors, X_test, y_test),
-                "chance": CHANCE, "seed": seed})
-        if mode == "relative" and k == anchor_counts[-1]:
-            rows += _invariance_rows(models[encoders[0]][0], X_test, anchors, rng)
-    table = pd.DataFrame(rows)
-    table["n_anchors"] = table["n_anchors"].astype("Int64")
-    checks = _checks(table)
-
-    acc = table[table["part"] == "stitching"]
-    stats = acc.groupby(["mode", "n_anchors", "stitched"], dropna=False)["accuracy"].agg(
-        ["mean", "std", "min", "count"])
-    lines = ["| mode | anchors | stitched | accuracy (mean ± sd) | min | models |",
-             "|---|---|---|---|---|---|"]
-    for (mode, k, stitched), s in stats.iterrows():
-        lines.append(f"| {mode} | {'' if pd.isna(k) else k} | {'yes' if stitched else 'no'} "
-                     f"| {s['mean']:.3f} ± {s['std']:.3f} | {s['min']:.3f} | "
-                     f"{s['count']:.0f} |")
-    stitched = acc[acc["stitched"]]
-    cross = stitched.assign(same_width=stitched["width_a"] == stitched["width_b"]).groupby(
-        ["mode", "n_anchors", "same_width"], dropna=False)["accuracy"].mean()
-    inv = table[table["part"] == "invariance"]
-    numbers = "\n".join([
-        "Held-out accuracy (chance 0.100):", "", *lines, "",
-        "Stitched accuracy, encoders of the same width vs different widths: " + "; ".join(
-            f"{mode}{'' if pd.isna(k) else f' ({k} anchors)'} "
-            f"{'same' if same else 'different'} {v:.3f}"
-            for (mode, k, same), v in cross.items()) + ".", "",
-        "Largest elementwise change of the relative representation (float64, "
-        f"{len(X_test)} test images x {anchor_counts[-1]} anchors): " + "; ".join(
-            f"{t} {v:.1e}" for t, v in zip(inv["transform"], inv["max_abs_change"])) + ".",
-    ])
-    n_pairs = len(encoders) * (len(encoders) - 1)
-    description = f"""
-scikit-learn digits (8x8), split {len(X_train)} train / {len(X_test)} test (stratified,
-seed {seed}). Encoders: MLPs `64 -> w -> ReLU -> {LATENT}`, widths
-{", ".join(map(str, widths))}, {n_reps} seeds each ({len(encoders)} encoders per mode),
-trained end to end with a head `LayerNorm (no affine) -> Linear` (Adam, lr 3e-3, batch
-64, {epochs} epochs) on the latent (`absolute`) or on its cosine similarities to
-{", ".join(map(str, anchor_counts))} anchors (`relative`; a fixed random sample of
-training images, the same for every model). Stitching: encoder B + head of model A,
-for all {n_pairs} ordered pairs of different encoders, no training; `not stitched`:
-each model with its own head. Invariance: the relative representation of the first
-encoder's test latents (float64), after random orthogonal maps, scaling by 3.7 and
-translation (with centring on the anchors' mean), and against scikit-learn's
-`cosine_similarity`.
-"""
-    return write("relative", out,
-                 title="Relative representations: zero-shot stitching through anchors",
-                 reference="Moschella, Maiorca, Fumero, Norelli, Locatello & Rodolà (2023). "
-                           "Relative representations enable zero-shot latent space "
-                           "communication. ICLR.",
-                 description=description, table=table, figure=_figure(table),
-                 checks=checks, numbers=numbers, quick=quick, seed=seed, started=started)
