@@ -23,11 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._array_api import namespace_and_device, to_numpy
+from .._array_api import to_numpy
 from .._validation import Interval
 from ..exceptions import DegenerateWarning
-from ..inference.bootstrap import bootstrap_distribution, percentile_interval
-from ..inference.permutation import permutation_null, permutation_p_value
+from ..inference.statistics import pair_statistics
 from ..results import GridResult
 from ..store.results import canonical_params
 from .plan import BATCHED_BLOCK, BLOCK, model_of, plan_measures, plan_pairs, tiles
@@ -332,8 +331,10 @@ def _pair_values(m, pairs, states, arrays, stats, hashes) -> list:
         if stats is not None and reason is None:
             rng = np.random.default_rng(pair_seed(stats["seed"], hashes[i], hashes[j],
                                                   m.name, params))
-            fields.update(_statistics(m, a, b, arrays[i], arrays[j], value, stats,
-                                      *rng.spawn(2)))
+            found = pair_statistics(m, a, b, arrays[i], arrays[j], value,
+                                    n_permutations=stats["n_permutations"],
+                                    n_bootstrap=stats["n_bootstrap"], ci=stats["ci"], rng=rng)
+            fields.update(p_value=found.p_value, ci_low=found.ci_low, ci_high=found.ci_high)
         fields["seconds"] = share + time.perf_counter() - start
         out.append((i, j, fields, reason))
     return out
@@ -417,20 +418,6 @@ def _warn_undefined(m, undefined) -> None:
             f"grid: {m.name} is undefined for {len(undefined)} pair(s), stored as NaN; "
             f"first ({a}, {b}): {reason}", DegenerateWarning, stacklevel=3,
         )
-
-
-def _statistics(m, a, b, X, Y, value, stats, permutation_rng, bootstrap_rng) -> dict:
-    """p-value and percentile interval of one pair, as :func:`repalign.compare` has them."""
-    out = {}
-    if stats["n_permutations"]:
-        null = permutation_null(m, a, b, Y, stats["n_permutations"], permutation_rng)
-        xp, _ = namespace_and_device(X)
-        out["p_value"] = permutation_p_value(value, null, m.kind,
-                                             100 * float(xp.finfo(X.dtype).eps))
-    if stats["n_bootstrap"]:
-        boot = bootstrap_distribution(m, a, b, X, Y, stats["n_bootstrap"], bootstrap_rng)
-        out["ci_low"], out["ci_high"] = percentile_interval(boot, stats["ci"])
-    return out
 
 
 def _needed(tile_list) -> list[int]:

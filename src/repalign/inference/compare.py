@@ -7,13 +7,11 @@ import warnings
 
 import numpy as np
 
-from .._array_api import namespace_and_device
 from .._validation import Interval, check_pair
 from ..exceptions import DegenerateWarning
 from ..measures import get
 from ..results import PairResult
-from .bootstrap import bootstrap_distribution, percentile_interval
-from .permutation import permutation_null, permutation_p_value
+from .statistics import pair_statistics
 
 __all__ = ["compare"]
 
@@ -154,23 +152,10 @@ def compare(X, Y, measure: str = "cka", n_permutations: int = 1000, n_bootstrap:
     X, Y = check_pair(X, Y, min_stimuli=m.min_stimuli)
     a, b = m._prepared(X), m._prepared(Y, "Y")
     value = m.pair(a, b)
-    permutation_rng, bootstrap_rng = np.random.default_rng(seed).spawn(2)
-
-    p_value = null_mean = null_std = calibrated = null = None
-    if n_permutations:
-        null = permutation_null(m, a, b, Y, n_permutations, permutation_rng)
-        xp, _ = namespace_and_device(X)
-        p_value = permutation_p_value(value, null, m.kind, 100 * float(xp.finfo(X.dtype).eps))
-        null_mean = float(np.mean(null))
-        null_std = float(np.std(null, ddof=1)) if n_permutations > 1 else float("nan")
-        if m.kind == "similarity" and m.bounds[1] == 1.0:
-            calibrated = ((value - null_mean) / (1 - null_mean) if null_mean != 1
-                          else float("nan"))
-
-    ci_low = ci_high = boot = None
+    stats = pair_statistics(m, a, b, X, Y, value, n_permutations=n_permutations,
+                            n_bootstrap=n_bootstrap, ci=ci, rng=np.random.default_rng(seed))
+    ci_low, ci_high = stats.ci_low, stats.ci_high
     if n_bootstrap:
-        boot = bootstrap_distribution(m, a, b, X, Y, n_bootstrap, bootstrap_rng)
-        ci_low, ci_high = percentile_interval(boot, ci)
         if not ci_low <= value <= ci_high:
             warnings.warn(
                 f"{m.name}: the value {value:.4g} lies outside its {ci:.0%} percentile "
@@ -183,9 +168,10 @@ def compare(X, Y, measure: str = "cka", n_permutations: int = 1000, n_bootstrap:
             )
 
     return PairResult(
-        value=value, ci_low=ci_low, ci_high=ci_high, p_value=p_value,
-        null_mean=null_mean, null_std=null_std, calibrated=calibrated,
+        value=value, ci_low=ci_low, ci_high=ci_high, p_value=stats.p_value,
+        null_mean=stats.null_mean, null_std=stats.null_std, calibrated=stats.calibrated,
         measure=m.name, params=m.params, kind=m.kind, n_stimuli=a.n_stimuli,
         n_permutations=n_permutations, n_bootstrap=n_bootstrap, ci_level=float(ci),
-        null_distribution=null, bootstrap_distribution=boot,
+        null_distribution=stats.null_distribution,
+        bootstrap_distribution=stats.bootstrap_distribution,
     )

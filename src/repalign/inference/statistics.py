@@ -1,0 +1,111 @@
+"""The statistics of one comparison: its permutation test and its bootstrap interval.
+
+:func:`pair_statistics` is the one place they are computed: :func:`repalign.compare`
+and the grid engine both call it, so a pair compared alone and the same pair
+inside a grid get identical p-values and intervals from the same random stream.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._array_api import namespace_and_device
+from ..measures import Measure, Prepared
+from .bootstrap import bootstrap_distribution, percentile_interval
+from .permutation import permutation_null, permutation_p_value
+
+__all__ = ["PairStatistics", "pair_statistics"]
+
+
+@dataclass(frozen=True)
+class PairStatistics:
+    """The permutation test and bootstrap interval of one comparison.
+
+    Quantities not computed (a count of 0) are None.
+
+    Attributes
+    ----------
+    p_value : float or None
+        One-sided permutation p-value in the direction of "more aligned".
+    null_mean, null_std : float or None
+        Mean and standard deviation (ddof=1; NaN for one permutation) of the
+        permutation values.
+    calibrated : float or None
+        ``(value - null_mean) / (1 - null_mean)`` for a similarity whose largest
+        value is 1 (NaN when ``null_mean`` is 1); None otherwise.
+    null_distribution : ndarray or None
+        The permutation values.
+    ci_low, ci_high : float or None
+        The percentile bootstrap interval.
+    bootstrap_distribution : ndarray or None
+        The bootstrap values (NaN where the measure was undefined on a resample).
+    """
+
+    p_value: float | None = None
+    null_mean: float | None = None
+    null_std: float | None = None
+    calibrated: float | None = None
+    null_distribution: np.ndarray | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    bootstrap_distribution: np.ndarray | None = None
+
+
+def pair_statistics(measure: Measure, a: Prepared, b: Prepared, X, Y, value: float, *,
+                    n_permutations: int, n_bootstrap: int, ci: float,
+                    rng: np.random.Generator) -> PairStatistics:
+    """Permutation test and bootstrap interval of ``measure`` between X and Y.
+
+    Parameters
+    ----------
+    measure : Measure
+    a, b : Prepared
+        The states of X and Y prepared by ``measure``.
+    X, Y : arrays of shape (n_stimuli, n_features)
+        The validated representations behind ``a`` and ``b`` (used only by
+        measures that prepare permuted or resampled rows again).
+    value : float
+        ``measure.pair(a, b)``.
+    n_permutations, n_bootstrap : int
+        Permutations of the stimuli of Y and bootstrap resamples of the
+        stimuli; 0 skips each.
+    ci : float in (0, 1)
+        Level of the percentile interval.
+    rng : numpy.random.Generator
+        The comparison's random source: ``rng.spawn(2)`` gives the permutation
+        and the bootstrap streams, independent, so changing one count leaves
+        the other's draws alone.
+
+    Returns
+    -------
+    PairStatistics
+
+    Notes
+    -----
+    The p-value is :func:`~repalign.inference.permutation.permutation_p_value`
+    of the permutation null (ties within 100 eps of the input's dtype), the
+    interval :func:`~repalign.inference.bootstrap.percentile_interval` of the
+    bootstrap values; see :func:`repalign.compare` for what each means.
+    """
+    permutation_rng, bootstrap_rng = rng.spawn(2)
+    found = {}
+    if n_permutations:
+        null = permutation_null(measure, a, b, Y, n_permutations, permutation_rng)
+        xp, _ = namespace_and_device(X)
+        null_mean = float(np.mean(null))
+        found.update(
+            null_distribution=null, null_mean=null_mean,
+            p_value=permutation_p_value(value, null, measure.kind,
+                                        100 * float(xp.finfo(X.dtype).eps)),
+            null_std=float(np.std(null, ddof=1)) if n_permutations > 1 else float("nan"),
+        )
+        if measure.kind == "similarity" and measure.bounds[1] == 1.0:
+            found["calibrated"] = ((value - null_mean) / (1 - null_mean) if null_mean != 1
+                                   else float("nan"))
+    if n_bootstrap:
+        boot = bootstrap_distribution(measure, a, b, X, Y, n_bootstrap, bootstrap_rng)
+        found["ci_low"], found["ci_high"] = percentile_interval(boot, ci)
+        found["bootstrap_distribution"] = boot
+    return PairStatistics(**found)
