@@ -5,40 +5,45 @@ in a Zarr v3 directory so that nothing is recomputed or lost.
 :class:`ActivationWriter` fills one array chunk by chunk (one chunk = one batch
 of stimuli), survives being killed at any moment and resumes where it stopped.
 
-Layout of a store directory::
+This module's one job is the store itself: opening or creating a store
+directory, listing, reading, adding and deleting arrays, and starting or
+resuming writers. The rest lives beside it, one job a module:
 
-    store/zarr.json                      root group (attribute repalign_store)
-    store/<model>/zarr.json              one group per model
-    store/<model>/<layer>/zarr.json      one array per (model, layer), with its attributes
-    store/<model>/<layer>/c/<i>/0        chunk i: rows [i * chunk_size, (i + 1) * chunk_size)
-    store/.trash/                        arrays being deleted (emptied on the next open)
-
-``<model>`` and ``<layer>`` are the names escaped by :func:`encode_name`.
+- :mod:`._layout`: the directory layout, and the escaping of model and layer
+  names (:func:`encode_name`, :func:`decode_name`);
+- :mod:`._atomic`: atomic files (temporary file, fsync, rename);
+- :mod:`._attributes`: the content hash (:func:`content_hash`) and the
+  attributes of an array;
+- :mod:`._arrays`: the arrays, dtypes and counts a store accepts;
+- :mod:`._writer`: :class:`ActivationWriter`, re-exported here.
 """
 
 from __future__ import annotations
 
-import asyncio
-import datetime
-import hashlib
-import json
 import math
 import os
 import shutil
-import urllib.parse
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-import array_api_compat
 import numpy as np
 import zarr
-from zarr.core.buffer import Buffer
-from zarr.storage import LocalStore
 
-from .._array_api import to_numpy
+from ._arrays import _as_numpy, _cast, _check_count, _check_dtype
+from ._atomic import _TMP_SUFFIX, _AtomicLocalStore
+from ._attributes import _IDENTITY, _check_attrs, _now, _version, content_hash
 from ._base import Store
+from ._layout import (
+    _FORMAT_VERSION,
+    _STORE_KIND,
+    _TRASH,
+    _check_name,
+    _read_json,
+    decode_name,
+    encode_name,
+)
+from ._writer import ActivationWriter
 
 __all__ = [
     "ActivationStore",
@@ -48,315 +53,7 @@ __all__ = [
     "encode_name",
 ]
 
-_STORE_KIND = "activations"
-_FORMAT_VERSION = 1
-_TRASH = ".trash"
-_TMP_SUFFIX = ".tmp"
 _DEFAULT_CHUNK_BYTES = 4 * 2**20
-#: Attributes repalign sets itself; users cannot pass them.
-_RESERVED = ("model", "layer", "dtype", "content_hash", "created", "repalign_version", "complete")
-#: Attributes that describe what was computed; a resumed writer must repeat them.
-_IDENTITY = ("pooling", "stimulus_set", "stimulus_ids")
-
-# --------------------------------------------------------------------------------------
-# Atomic files
-# --------------------------------------------------------------------------------------
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - directories cannot be opened on Windows
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover - some file systems refuse fsync on directories
-        pass
-    finally:
-        os.close(fd)
-
-
-def _atomic_put(path: Path, data: bytes, *, fsync: bool, exclusive: bool = False) -> None:
-    """Write ``data`` to ``path`` so that ``path`` is always either absent/old or whole.
-
-    The bytes go to a temporary file in the same directory, which is then renamed
-    over ``path`` (``os.replace`` is atomic on POSIX and Windows). With ``exclusive``,
-    ``os.link`` publishes the file only if ``path`` does not exist yet.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}{_TMP_SUFFIX}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            if fsync:
-                f.flush()
-                os.fsync(f.fileno())
-        if exclusive:
-            os.link(tmp, path)  # FileExistsError if path exists
-            os.unlink(tmp)
-        else:
-            os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    if fsync:
-        _fsync_dir(path.parent)
-
-
-class _AtomicLocalStore(LocalStore):
-    """zarr's ``LocalStore`` whose every write is a temp file + rename (+ fsync).
-
-    Recent zarr versions write through a temporary file too, but without fsync,
-    and zarr 3.0 wrote in place; this subclass makes the guarantee ours.
-    """
-
-    def __init__(self, root: Path | str, *, read_only: bool = False, fsync: bool = True):
-        super().__init__(root, read_only=read_only)
-        self._fsync = fsync
-
-    def with_read_only(self, read_only: bool = False) -> _AtomicLocalStore:
-        return type(self)(self.root, read_only=read_only, fsync=self._fsync)
-
-    async def _put(self, key: str, value: Buffer, exclusive: bool) -> None:
-        if not self._is_open:
-            await self._open()
-        self._check_writable()
-        if not isinstance(value, Buffer):
-            raise TypeError(f"value must be a zarr Buffer; got {type(value).__name__}")
-        await asyncio.to_thread(
-            _atomic_put, self.root / key, value.to_bytes(), fsync=self._fsync,
-            exclusive=exclusive,
-        )
-
-    async def set(self, key: str, value: Buffer) -> None:
-        await self._put(key, value, exclusive=False)
-
-    async def set_if_not_exists(self, key: str, value: Buffer) -> None:
-        try:
-            await self._put(key, value, exclusive=True)
-        except FileExistsError:
-            pass
-
-    def set_sync(self, key: str, value: Buffer) -> None:
-        self._check_writable()
-        if not isinstance(value, Buffer):
-            raise TypeError(f"value must be a zarr Buffer; got {type(value).__name__}")
-        _atomic_put(self.root / key, value.to_bytes(), fsync=self._fsync)
-
-
-# --------------------------------------------------------------------------------------
-# Names, hashes, attributes
-# --------------------------------------------------------------------------------------
-
-_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
-
-
-def encode_name(name: str) -> str:
-    """Escape a model or layer name into one safe path component.
-
-    Letters, digits, ``-``, ``_`` and ``.`` are kept; every other character
-    (``/``, ``%``, spaces, non-ASCII) becomes ``%XX`` for each byte of its UTF-8
-    encoding, as in URLs. A leading ``.`` or ``_`` is escaped too (no hidden files,
-    no ``.``/``..``, no names Zarr reserves), and so is the first letter of a name
-    that would read ``zarr.json``. :func:`decode_name` inverts it.
-
-    Parameters
-    ----------
-    name : str
-        A non-empty model or layer name, e.g. ``"encoder.layer.0"``.
-
-    Returns
-    -------
-    str
-
-    Examples
-    --------
-    >>> encode_name("encoder.layer.0")
-    'encoder.layer.0'
-    >>> encode_name("runs/resnet 50")
-    'runs%2Fresnet%2050'
-    >>> decode_name(encode_name("../x%y"))
-    '../x%y'
-    """
-    out = []
-    for i, ch in enumerate(name):
-        if ch in _SAFE and not (i == 0 and ch in "._"):
-            out.append(ch)
-        else:
-            out.append("".join(f"%{b:02X}" for b in ch.encode("utf-8")))
-    encoded = "".join(out)
-    if encoded.lower() == "zarr.json":
-        encoded = f"%{ord(encoded[0]):02X}{encoded[1:]}"
-    return encoded
-
-
-def decode_name(component: str) -> str:
-    """Invert :func:`encode_name`."""
-    return urllib.parse.unquote(component, errors="strict")
-
-
-def _check_name(value: Any, name: str) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str; got {type(value).__name__} {value!r}")
-    if not value:
-        raise ValueError(f"{name} must be a non-empty string; got ''")
-    if len(encode_name(value).encode()) > 255:
-        raise ValueError(
-            f"{name} is too long: {len(value)} characters escape to more than the 255 "
-            f"bytes a file name may have; got {value[:40]!r}..."
-        )
-    return value
-
-
-def _hash_update(h, block: np.ndarray) -> None:
-    block = np.ascontiguousarray(block, dtype=block.dtype.newbyteorder("<"))
-    h.update(block.data)
-
-
-def content_hash(array) -> str:
-    """SHA-256 of an array's values, as stored: C order, little-endian, its own dtype.
-
-    Equal to the ``content_hash`` attribute of an array in an
-    :class:`ActivationStore` holding the same values in the same dtype.
-
-    Parameters
-    ----------
-    array : array of shape (n_stimuli, n_features)
-
-    Returns
-    -------
-    str
-        64 hexadecimal digits.
-
-    Examples
-    --------
-    >>> content_hash(np.zeros((2, 3), dtype=np.float32))[:12]
-    '9d908ecfb6b2'
-    """
-    h = hashlib.sha256()
-    _hash_update(h, np.asarray(array))
-    return h.hexdigest()
-
-
-def _check_dtype(dtype: Any) -> np.dtype:
-    try:
-        dt = np.dtype(dtype)
-    except TypeError as err:
-        raise TypeError(f"dtype must be a NumPy floating dtype; got {dtype!r}") from err
-    if dt.kind != "f":
-        raise ValueError(
-            f"dtype must be a floating dtype ('float16', 'float32' or 'float64'); got {dt}"
-        )
-    return np.dtype(dt.name)  # native byte order
-
-
-def _check_count(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int; got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1; got {value}")
-    return int(value)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (np.ndarray, np.generic)):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
-
-
-def _check_attrs(attrs: Mapping | None, n_stimuli: int) -> dict:
-    """Validate user attributes; return them JSON-normalised (tuples become lists)."""
-    if attrs is None:
-        attrs = {}
-    if not isinstance(attrs, Mapping):
-        raise TypeError(f"attrs must be a dict or None; got {type(attrs).__name__}")
-    out = {}
-    for key, value in attrs.items():
-        if not isinstance(key, str):
-            raise TypeError(f"attribute names must be str; got {type(key).__name__} {key!r}")
-        if key in _RESERVED:
-            raise ValueError(
-                f"attribute {key!r} is set by repalign and cannot be given; "
-                f"reserved names are {list(_RESERVED)}"
-            )
-        if key in ("pooling", "stimulus_set") and value is not None and not isinstance(value, str):
-            raise TypeError(f"attribute {key!r} must be a str or None; got {type(value).__name__}")
-        if key == "stimulus_ids" and value is not None:
-            value = _check_stimulus_ids(value, n_stimuli)
-        try:
-            out[key] = json.loads(json.dumps(value, default=_json_default))
-        except (TypeError, ValueError) as err:
-            raise TypeError(
-                f"attribute {key!r} must be JSON-serialisable (str, number, bool, None, "
-                f"list, dict); got {type(value).__name__}: {err}"
-            ) from err
-    for key in _IDENTITY:
-        out.setdefault(key, None)
-    return out
-
-
-def _check_stimulus_ids(ids: Any, n_stimuli: int) -> list:
-    if isinstance(ids, np.ndarray):
-        ids = ids.tolist()
-    if isinstance(ids, (str, bytes)) or not isinstance(ids, Sequence):
-        raise TypeError(
-            f"stimulus_ids must be a list of str or int, one per stimulus; "
-            f"got {type(ids).__name__}"
-        )
-    if len(ids) != n_stimuli:
-        raise ValueError(
-            f"stimulus_ids has {len(ids)} entries but the array has {n_stimuli} stimuli "
-            f"(rows); give one id per row, in row order"
-        )
-    for item in ids:
-        if isinstance(item, bool) or not isinstance(item, (str, int)):
-            raise TypeError(
-                f"stimulus_ids must hold str or int; got {type(item).__name__} {item!r}"
-            )
-    return list(ids)
-
-
-def _as_numpy(X: Any, name: str) -> np.ndarray:
-    if array_api_compat.is_array_api_obj(X) and not isinstance(X, np.ndarray):
-        X = to_numpy(X)
-    try:
-        X = np.asarray(X)
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"{name} must be an array; got {type(X).__name__}") from err
-    if not (np.issubdtype(X.dtype, np.floating) or np.issubdtype(X.dtype, np.integer)
-            or X.dtype == bool):
-        raise TypeError(f"{name} must hold real numbers; got dtype {X.dtype}")
-    return X
-
-
-def _cast(X: np.ndarray, dtype: np.dtype, name: str) -> np.ndarray:
-    with np.errstate(over="ignore", invalid="ignore"):
-        out = np.ascontiguousarray(X, dtype=dtype)
-    if X.dtype.kind == "f" and X.dtype.itemsize > dtype.itemsize:
-        overflow = np.isinf(out) & np.isfinite(X)
-        if overflow.any():
-            raise ValueError(
-                f"{name} has {int(overflow.sum())} value(s) beyond the range of {dtype} "
-                f"(largest {np.finfo(dtype).max:.3g}); store it with dtype='float64'"
-            )
-    return out
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-
-
-def _read_json(path: Path) -> dict | None:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-
-
-# --------------------------------------------------------------------------------------
-# The store
-# --------------------------------------------------------------------------------------
 
 
 class ActivationStore(Store):
@@ -805,126 +502,3 @@ class ActivationStore(Store):
                 tmp.unlink(missing_ok=True)
             array = self._open_array(model, layer, "r+")
         return ActivationWriter(self, model, layer, array, user)
-
-
-def _version() -> str:
-    from .. import __version__
-
-    return __version__
-
-
-class ActivationWriter:
-    """Fills one array of an :class:`ActivationStore`, chunk by chunk; resumable.
-
-    Made by :meth:`ActivationStore.writer`. Each :meth:`write_chunk` publishes a
-    whole chunk atomically: a process killed at any moment leaves that chunk
-    either absent or whole, and :meth:`done_chunks` (the chunk files present)
-    tells a resumed run which batches to skip. :meth:`finalize` records the
-    content hash and marks the array complete.
-
-    Attributes
-    ----------
-    model, layer : str
-    n_stimuli, n_features, chunk_size, n_chunks : int
-    dtype : numpy.dtype
-    finalized : bool
-    """
-
-    def __init__(self, store: ActivationStore, model: str, layer: str, array: zarr.Array,
-                 attrs: dict):
-        self._store = store
-        self._array = array
-        self._attrs = attrs
-        self.model = model
-        self.layer = layer
-        self.n_stimuli, self.n_features = (int(s) for s in array.shape)
-        self.chunk_size = int(array.chunks[0])
-        self.n_chunks = math.ceil(self.n_stimuli / self.chunk_size)
-        self.dtype = np.dtype(array.dtype)
-        self.finalized = False
-        self._folder = store._dir(model, layer)
-
-    def __repr__(self) -> str:
-        return (f"ActivationWriter(model={self.model!r}, layer={self.layer!r}, "
-                f"shape=({self.n_stimuli}, {self.n_features}), chunk_size={self.chunk_size}, "
-                f"done={len(self.done_chunks())}/{self.n_chunks})")
-
-    def _check_index(self, index: Any) -> int:
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-            raise TypeError(f"index must be an int; got {type(index).__name__} {index!r}")
-        if not 0 <= index < self.n_chunks:
-            raise ValueError(
-                f"index must be in [0, {self.n_chunks}) ({self.n_stimuli} stimuli in chunks "
-                f"of {self.chunk_size}); got {index}"
-            )
-        return int(index)
-
-    def _check_active(self, action: str) -> None:
-        self._store._check_writable(action)
-        if self.finalized:
-            raise ValueError(
-                f"cannot {action}: the writer for model={self.model!r}, "
-                f"layer={self.layer!r} was already finalized"
-            )
-
-    def chunk_slice(self, index: int) -> slice:
-        """The rows of chunk ``index``: ``slice(index * chunk_size, ...)``."""
-        index = self._check_index(index)
-        start = index * self.chunk_size
-        return slice(start, min(start + self.chunk_size, self.n_stimuli))
-
-    def done_chunks(self) -> set[int]:
-        """Indices of the chunks already on disk (written by this or an earlier run)."""
-        return {i for i in range(self.n_chunks)
-                if (self._folder / "c" / str(i) / "0").is_file()}
-
-    def write_chunk(self, index: int, array) -> None:
-        """Write the rows of chunk ``index``, atomically.
-
-        Parameters
-        ----------
-        index : int
-            In ``[0, n_chunks)``.
-        array : array of shape (rows, n_features)
-            ``rows`` is ``chunk_size``, or what is left for the last chunk. Cast to
-            the store dtype. Writing a chunk again replaces it.
-        """
-        self._check_active("write")
-        sl = self.chunk_slice(index)
-        X = _as_numpy(array, "array")
-        expected = (sl.stop - sl.start, self.n_features)
-        if X.shape != expected:
-            raise ValueError(
-                f"chunk {index} must have shape {expected} (rows {sl.start}..{sl.stop - 1}); "
-                f"got {X.shape}"
-            )
-        self._array[sl, :] = _cast(X, self.dtype, "array")
-
-    def finalize(self) -> str:
-        """Check every chunk is written, record the content hash, mark complete.
-
-        Returns
-        -------
-        str
-            The content hash (:func:`content_hash` of the whole array).
-
-        Raises
-        ------
-        ValueError
-            If chunks are missing (the message lists them).
-        """
-        self._check_active("finalize")
-        missing = sorted(set(range(self.n_chunks)) - self.done_chunks())
-        if missing:
-            shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
-            raise ValueError(
-                f"cannot finalize model={self.model!r}, layer={self.layer!r}: "
-                f"{len(missing)} of {self.n_chunks} chunks are not written ({shown})"
-            )
-        h = hashlib.sha256()
-        for i in range(self.n_chunks):
-            _hash_update(h, self._array[self.chunk_slice(i), :])
-        digest = h.hexdigest()
-        self._array.update_attributes({**self._attrs, "content_hash": digest, "complete": True})
-        self.finalized = True
-        return digest

@@ -1,0 +1,142 @@
+"""The atomic, resumable batch writer: :class:`ActivationWriter` fills one array chunk by chunk.
+
+This module's one job is filling one array of an activation store: one chunk
+per batch of stimuli, each published whole (the store's files are atomic), the
+chunks on disk telling a resumed run where to start, and :meth:`~ActivationWriter.finalize`
+recording the content hash and marking the array complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ._arrays import _as_numpy, _cast
+from ._attributes import _hash_update
+
+if TYPE_CHECKING:
+    import zarr
+
+    from .activations import ActivationStore
+
+__all__ = ["ActivationWriter"]
+
+
+class ActivationWriter:
+    """Fills one array of an :class:`ActivationStore`, chunk by chunk; resumable.
+
+    Made by :meth:`ActivationStore.writer`. Each :meth:`write_chunk` publishes a
+    whole chunk atomically: a process killed at any moment leaves that chunk
+    either absent or whole, and :meth:`done_chunks` (the chunk files present)
+    tells a resumed run which batches to skip. :meth:`finalize` records the
+    content hash and marks the array complete.
+
+    Attributes
+    ----------
+    model, layer : str
+    n_stimuli, n_features, chunk_size, n_chunks : int
+    dtype : numpy.dtype
+    finalized : bool
+    """
+
+    def __init__(self, store: ActivationStore, model: str, layer: str, array: zarr.Array,
+                 attrs: dict):
+        self._store = store
+        self._array = array
+        self._attrs = attrs
+        self.model = model
+        self.layer = layer
+        self.n_stimuli, self.n_features = (int(s) for s in array.shape)
+        self.chunk_size = int(array.chunks[0])
+        self.n_chunks = math.ceil(self.n_stimuli / self.chunk_size)
+        self.dtype = np.dtype(array.dtype)
+        self.finalized = False
+        self._folder = store._dir(model, layer)
+
+    def __repr__(self) -> str:
+        return (f"ActivationWriter(model={self.model!r}, layer={self.layer!r}, "
+                f"shape=({self.n_stimuli}, {self.n_features}), chunk_size={self.chunk_size}, "
+                f"done={len(self.done_chunks())}/{self.n_chunks})")
+
+    def _check_index(self, index: Any) -> int:
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"index must be an int; got {type(index).__name__} {index!r}")
+        if not 0 <= index < self.n_chunks:
+            raise ValueError(
+                f"index must be in [0, {self.n_chunks}) ({self.n_stimuli} stimuli in chunks "
+                f"of {self.chunk_size}); got {index}"
+            )
+        return int(index)
+
+    def _check_active(self, action: str) -> None:
+        self._store._check_writable(action)
+        if self.finalized:
+            raise ValueError(
+                f"cannot {action}: the writer for model={self.model!r}, "
+                f"layer={self.layer!r} was already finalized"
+            )
+
+    def chunk_slice(self, index: int) -> slice:
+        """The rows of chunk ``index``: ``slice(index * chunk_size, ...)``."""
+        index = self._check_index(index)
+        start = index * self.chunk_size
+        return slice(start, min(start + self.chunk_size, self.n_stimuli))
+
+    def done_chunks(self) -> set[int]:
+        """Indices of the chunks already on disk (written by this or an earlier run)."""
+        return {i for i in range(self.n_chunks)
+                if (self._folder / "c" / str(i) / "0").is_file()}
+
+    def write_chunk(self, index: int, array) -> None:
+        """Write the rows of chunk ``index``, atomically.
+
+        Parameters
+        ----------
+        index : int
+            In ``[0, n_chunks)``.
+        array : array of shape (rows, n_features)
+            ``rows`` is ``chunk_size``, or what is left for the last chunk. Cast to
+            the store dtype. Writing a chunk again replaces it.
+        """
+        self._check_active("write")
+        sl = self.chunk_slice(index)
+        X = _as_numpy(array, "array")
+        expected = (sl.stop - sl.start, self.n_features)
+        if X.shape != expected:
+            raise ValueError(
+                f"chunk {index} must have shape {expected} (rows {sl.start}..{sl.stop - 1}); "
+                f"got {X.shape}"
+            )
+        self._array[sl, :] = _cast(X, self.dtype, "array")
+
+    def finalize(self) -> str:
+        """Check every chunk is written, record the content hash, mark complete.
+
+        Returns
+        -------
+        str
+            The content hash (:func:`content_hash` of the whole array).
+
+        Raises
+        ------
+        ValueError
+            If chunks are missing (the message lists them).
+        """
+        self._check_active("finalize")
+        missing = sorted(set(range(self.n_chunks)) - self.done_chunks())
+        if missing:
+            shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
+            raise ValueError(
+                f"cannot finalize model={self.model!r}, layer={self.layer!r}: "
+                f"{len(missing)} of {self.n_chunks} chunks are not written ({shown})"
+            )
+        h = hashlib.sha256()
+        for i in range(self.n_chunks):
+            _hash_update(h, self._array[self.chunk_slice(i), :])
+        digest = h.hexdigest()
+        self._array.update_attributes({**self._attrs, "content_hash": digest, "complete": True})
+        self.finalized = True
+        return digest
