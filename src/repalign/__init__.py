@@ -6,10 +6,8 @@ measure; ``repalign.get(name, **params)`` returns a configured
 ``repalign.list_measures()`` lists the catalog.
 """
 
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as _version
-
 from . import datasets
+from ._version import __version__
 from .exceptions import DegenerateWarning, InsufficientMemoryError
 from .grid import grid
 from .inference import (
@@ -34,11 +32,6 @@ from .measures import (
     triplet_noise_ceiling,
 )
 from .results import GridResult, PairResult
-
-try:
-    __version__ = _version("repalign")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0+unknown"
 
 __all__ = [
     # one-line API

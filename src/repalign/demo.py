@@ -30,6 +30,7 @@ import numpy as np
 import repalign
 
 from . import studies
+from .results import measure_fields
 from .studies._nets import build_network, digits_split, train
 from .studies.brain import DEFAULT_IMAGES, IMAGES_FILE, NETWORK
 from .studies.brain import LAYERS as BRAIN_LAYERS
@@ -79,10 +80,11 @@ def digits_grid(out: Path, *, seeds, epochs: int, width: int) -> tuple[dict, lis
 def brain_alignment(out: Path, images: Path, *, quick: bool):
     """Step 2: the brain study; its RSA rows also go into the result store."""
     table = studies.run("brain", out / "study-brain", quick=quick, images=images).table
+    rsa_fields = measure_fields(repalign.get("rsa", **RSA_PARAMS))
     with repalign.ResultStore(out / "results.db") as results:
         for r in table.itertuples():
             results.put({"a": f"{r.model}/{r.layer}", "b": r.target, "hash_a": r.rdm_hash,
-                         "hash_b": r.target_hash, "measure": "rsa", "params": RSA_PARAMS,
+                         "hash_b": r.target_hash, **rsa_fields,
                          "value": r.rho, "p_value": r.p_value, "n_stimuli": 92,
                          "seconds": 0.0})
     network = table[table.model == NETWORK]

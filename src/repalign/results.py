@@ -1,15 +1,184 @@
-"""Result objects: a comparison is a value with its uncertainty, not a bare number."""
+"""Result objects and result rows: a comparison is a value with its uncertainty and its meaning.
+
+A *result row* is one comparison of two representations by one measure, as the
+grid returns it, the :class:`~repalign.ResultStore` keeps it and the figures
+read it. It carries what a reader needs to interpret the value without the
+measure's code: the measure's kind (similarity or distance), its symmetry, its
+bounds and its canonical parameters (:func:`measure_fields`), so a results file
+written with a plugin measure can be plotted where the plugin is not installed.
+"""
 
 from __future__ import annotations
 
+import json
+import math
+import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .measures import get
+__all__ = ["PairResult", "GridResult", "COLUMNS", "canonical_params", "measure_fields",
+           "read_results", "select_rows", "rows_frame", "SCHEMA_VERSION"]
 
-__all__ = ["PairResult", "GridResult"]
+#: Columns of a result row, in the order of :meth:`repalign.ResultStore.rows` and the exports.
+COLUMNS = ("a", "b", "hash_a", "hash_b", "measure", "params", "kind", "symmetric",
+           "bound_low", "bound_high", "value", "ci_low", "ci_high", "p_value", "n_stimuli",
+           "seconds", "library_version", "created")
+
+#: Layout version of a result store file: 2 added the measure's kind, symmetry and
+#: bounds to every row and the representations' names to its key.
+SCHEMA_VERSION = 2
+
+_FLOATS = ("bound_low", "bound_high", "value", "ci_low", "ci_high", "p_value", "seconds")
+
+
+def _json_default(obj: Any) -> Any:
+    """Turn NumPy scalars and arrays into Python numbers and lists for JSON."""
+    if getattr(obj, "ndim", None) == 0 and hasattr(obj, "item"):
+        return obj.item()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def canonical_params(params: Mapping[str, Any]) -> str:
+    """The canonical JSON text of a measure's parameters, used in a row's key.
+
+    Parameters
+    ----------
+    params : mapping of str to JSON-compatible values
+        Tuples become lists and NumPy scalars and arrays become Python numbers
+        and lists, so equal parameters give equal text.
+
+    Returns
+    -------
+    str
+        ``json.dumps(params, sort_keys=True, separators=(",", ":"))``.
+
+    Examples
+    --------
+    >>> canonical_params({"b": (1, 2), "a": 0.5})
+    '{"a":0.5,"b":[1,2]}'
+    """
+    if not isinstance(params, Mapping):
+        raise TypeError(f"params must be a dict of parameters; got {type(params).__name__}")
+    bad = [k for k in params if not isinstance(k, str)]
+    if bad:
+        raise TypeError(f"params keys must be str; got {bad!r}")
+    try:
+        return json.dumps(dict(params), sort_keys=True, separators=(",", ":"),
+                          allow_nan=False, default=_json_default)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"params must be JSON-serialisable without NaN or infinity; "
+                         f"{params!r} is not ({err})") from None
+
+
+def measure_fields(measure) -> dict:
+    """The fields of a result row that describe its measure.
+
+    Parameters
+    ----------
+    measure : Measure
+        A configured measure (anything with ``name``, ``params``, ``kind``,
+        ``symmetric`` and ``bounds``).
+
+    Returns
+    -------
+    dict
+        ``measure`` (its name), ``params`` (a dict), ``kind``, ``symmetric``,
+        ``bound_low`` and ``bound_high``.
+    """
+    low, high = measure.bounds
+    return {"measure": measure.name, "params": dict(measure.params), "kind": measure.kind,
+            "symmetric": bool(measure.symmetric), "bound_low": float(low),
+            "bound_high": float(high)}
+
+
+def select_rows(connection: sqlite3.Connection, measure: str | None = None) -> list[dict]:
+    """The rows of a result store's SQLite connection, in the order they were stored.
+
+    ``params`` is decoded to a dict, ``symmetric`` to a bool and a stored NULL
+    value to NaN (SQLite has no NaN).
+    """
+    where, args = ("", ()) if measure is None else (" WHERE measure = ?", (measure,))
+    records = connection.execute(
+        f"SELECT {', '.join(COLUMNS)} FROM results{where} ORDER BY id", args).fetchall()
+    out = []
+    for record in records:
+        row = dict(zip(COLUMNS, record))
+        row["params"] = json.loads(row["params"])
+        row["symmetric"] = bool(row["symmetric"])
+        if row["value"] is None:
+            row["value"] = math.nan
+        out.append(row)
+    return out
+
+
+def schema_version(connection: sqlite3.Connection, path) -> int:
+    """The layout version of a result store, refusing any this repalign cannot read."""
+    try:
+        versions = [v for (v,) in connection.execute("SELECT version FROM schema_version")]
+    except sqlite3.DatabaseError as err:
+        raise ValueError(f"{str(path)!r} is not a readable repalign result store ({err})") \
+            from None
+    if versions != [SCHEMA_VERSION]:
+        raise ValueError(
+            f"result store {str(path)!r} has schema version {versions}; this repalign reads "
+            f"version {SCHEMA_VERSION}. Version 1 files (repalign 0.1) lack the measures' "
+            "kind, symmetry and bounds in their rows: recompute into a new file (the old "
+            "one is left untouched)")
+    return versions[0]
+
+
+def read_results(path) -> list[dict]:
+    """The rows of the result store file ``path``, read without writing to it.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``results.db`` written by :class:`repalign.ResultStore`.
+
+    Returns
+    -------
+    list of dict
+        As :meth:`repalign.ResultStore.rows`.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` is not a file.
+    ValueError
+        If it is not a result store of this layout version.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"results={str(path)!r} is not a file; expected the path of a "
+                                "results.db written by repalign.ResultStore")
+    connection = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+    try:
+        schema_version(connection, path)
+        return select_rows(connection)
+    finally:
+        connection.close()
+
+
+def rows_frame(rows) -> Any:
+    """Result rows as a pandas DataFrame: :data:`COLUMNS`, ``params`` as canonical JSON.
+
+    Statistics not computed are NaN; a column a row lacks (``created`` of a row
+    not yet stored) is missing (None).
+    """
+    import pandas as pd
+
+    records = [{c: canonical_params(r[c]) if c == "params" else r.get(c) for c in COLUMNS}
+               for r in rows]
+    frame = pd.DataFrame.from_records(records, columns=list(COLUMNS))
+    return frame.astype({**{c: "float64" for c in _FLOATS}, "n_stimuli": "int64",
+                         "symmetric": "bool"})
+
 
 _PHIPSON_SMYTH = ("Phipson & Smyth (2010). Permutation p-values should never be zero: "
                   "calculating exact p-values when permutations are randomly drawn. "
@@ -18,7 +187,8 @@ _EFRON_TIBSHIRANI = ("Efron & Tibshirani (1993). An Introduction to the Bootstra
                      "Chapman & Hall.")
 
 _SCALARS = ("value", "ci_low", "ci_high", "p_value", "null_mean", "null_std", "calibrated",
-            "measure", "kind", "n_stimuli", "n_permutations", "n_bootstrap", "ci_level")
+            "measure", "kind", "symmetric", "bounds", "n_stimuli", "n_permutations",
+            "n_bootstrap", "ci_level")
 
 
 @dataclass(frozen=True)
@@ -51,6 +221,12 @@ class PairResult:
     params : dict
         All its parameters (defaults included).
     kind : {"similarity", "distance"}
+    symmetric : bool
+        Whether the measure is symmetric in its two arguments.
+    bounds : tuple of float
+        The range of values the measure can take.
+    references : tuple of str
+        The papers the measure follows.
     n_stimuli, n_permutations, n_bootstrap : int
     ci_level : float
     null_distribution, bootstrap_distribution : ndarray or None
@@ -67,7 +243,7 @@ class PairResult:
     >>> result.p_value
     0.01
     >>> sorted(result.to_dict())[:4]
-    ['calibrated', 'ci_high', 'ci_level', 'ci_low']
+    ['bounds', 'calibrated', 'ci_high', 'ci_level']
     """
 
     value: float
@@ -80,6 +256,9 @@ class PairResult:
     measure: str
     params: dict
     kind: str
+    symmetric: bool
+    bounds: tuple
+    references: tuple
     n_stimuli: int
     n_permutations: int
     n_bootstrap: int
@@ -113,7 +292,7 @@ class PairResult:
         Phipson & Smyth (2010) for the p-value and Efron & Tibshirani (1993) for
         the interval when they were computed.
         """
-        refs = list(get(self.measure).references)
+        refs = list(self.references)
         if self.p_value is not None:
             refs.append(_PHIPSON_SMYTH)
         if self.ci_low is not None:
@@ -121,8 +300,7 @@ class PairResult:
         return "\n".join(refs)
 
     def __repr__(self) -> str:
-        defaults = get(self.measure).params
-        params = ", ".join(f"{k}={v!r}" for k, v in self.params.items() if v != defaults[k])
+        params = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
         name = f"{self.measure}({params})" if params else self.measure
         lines = [f"PairResult: {name}, a {self.kind}, {self.n_stimuli} stimuli"]
         value = f"  value       {self.value:.4g}"
@@ -142,7 +320,8 @@ class PairResult:
 
 
 #: Columns of :meth:`GridResult.to_dataframe`; the statistics only when they were asked for.
-_GRID_COLUMNS = ("a", "b", "measure", "params", "value")
+_GRID_COLUMNS = ("a", "b", "measure", "params", "kind", "symmetric", "bound_low", "bound_high",
+                 "value")
 _GRID_STATS = ("ci_low", "ci_high", "p_value")
 _GRID_EXTRA = ("n_stimuli", "seconds", "hash_a", "hash_b")
 
@@ -156,11 +335,14 @@ class GridResult:
     representations : tuple of str
         The names of the grid's representations, in order.
     rows : tuple of dict
-        One row per computed pair and measure, with the keys of a
-        :class:`~repalign.ResultStore` row: ``a``, ``b``, ``hash_a``, ``hash_b``,
-        ``measure``, ``params`` (dict), ``value``, ``ci_low``, ``ci_high``,
-        ``p_value`` (None when not computed), ``n_stimuli``, ``seconds`` and
-        ``library_version``. A symmetric measure has one row per unordered pair.
+        One result row per computed pair and measure, with the keys of
+        :data:`COLUMNS` (``created`` only on rows read back from a store):
+        ``a``, ``b``, ``hash_a``, ``hash_b``, the measure's fields
+        (:func:`measure_fields`: ``measure``, ``params`` as a dict, ``kind``,
+        ``symmetric``, ``bound_low``, ``bound_high``), ``value``, ``ci_low``,
+        ``ci_high``, ``p_value`` (None when not computed), ``n_stimuli``,
+        ``seconds`` and ``library_version``. A symmetric measure has one row
+        per unordered pair.
     statistics : bool
         Whether p-values and intervals were asked for.
 
@@ -169,8 +351,8 @@ class GridResult:
     >>> import numpy as np, repalign
     >>> X = np.random.default_rng(0).standard_normal((30, 4))
     >>> result = repalign.grid({"a": X, "b": X ** 3}, ["cka"])
-    >>> result.to_dataframe()[["a", "b", "measure"]].values.tolist()
-    [['a', 'a', 'cka'], ['a', 'b', 'cka'], ['b', 'b', 'cka']]
+    >>> result.to_dataframe()[["a", "b", "kind"]].values.tolist()
+    [['a', 'a', 'similarity'], ['a', 'b', 'similarity'], ['b', 'b', 'similarity']]
     >>> result.to_xarray("cka").shape
     (2, 2)
     """
@@ -186,18 +368,13 @@ class GridResult:
         -------
         pandas.DataFrame
             Columns ``a``, ``b``, ``measure``, ``params`` (canonical JSON text,
-            sorted keys), ``value``, then ``ci_low``, ``ci_high`` and ``p_value``
-            when statistics were asked for, then ``n_stimuli``, ``seconds``,
+            sorted keys), ``kind``, ``symmetric``, ``bound_low``, ``bound_high``,
+            ``value``, then ``ci_low``, ``ci_high`` and ``p_value`` when
+            statistics were asked for, then ``n_stimuli``, ``seconds``,
             ``hash_a`` and ``hash_b``.
         """
-        import pandas as pd
-
-        from .store.results import canonical_params
-
         columns = _GRID_COLUMNS + (_GRID_STATS if self.statistics else ()) + _GRID_EXTRA
-        records = [{c: canonical_params(row[c]) if c == "params" else row[c] for c in columns}
-                   for row in self.rows]
-        return pd.DataFrame.from_records(records, columns=list(columns))
+        return rows_frame(self.rows)[list(columns)]
 
     def to_xarray(self, measure: str, params: dict | None = None):
         """The representation x representation matrix of one measure.
@@ -207,8 +384,8 @@ class GridResult:
         measure : str
             A measure of the grid.
         params : dict, optional
-            Its parameters (defaults filled in), needed when the grid ran it with
-            several configurations.
+            Some of its parameters, to choose among several configurations the
+            grid ran (rows whose parameters include these items).
 
         Returns
         -------
@@ -222,37 +399,55 @@ class GridResult:
         ------
         ValueError
             If the grid has no row of ``measure`` (with ``params``), or ran it with
-            several configurations and ``params`` is None.
+            several configurations that ``params`` does not tell apart.
         """
         import xarray as xr
 
-        from .store.results import canonical_params
-
-        configurations = {canonical_params(r["params"]) for r in self.rows
-                          if r["measure"] == measure}
-        if params is not None:
-            wanted = canonical_params(get(measure, **params).params)
-            configurations &= {wanted}
-        if len(configurations) != 1:
-            found = sorted({(r["measure"], canonical_params(r["params"])) for r in self.rows})
-            problem = "no" if not configurations else "several configurations of"
-            raise ValueError(
-                f"to_xarray: the grid has {problem} measure={measure!r}"
-                f"{'' if params is None else f' with params={params!r}'}; it holds {found}"
-                + ("; pass params to choose one" if configurations else "")
-            )
-        (chosen,) = configurations
-        rows = [r for r in self.rows
-                if r["measure"] == measure and canonical_params(r["params"]) == chosen]
-        m = get(measure, **rows[0]["params"])
+        rows = matching_rows(self.rows, measure, params)
         index = {name: k for k, name in enumerate(self.representations)}
         matrix = np.full((len(index), len(index)), np.nan)
         for r in rows:
             i, j = index[r["a"]], index[r["b"]]
             matrix[i, j] = r["value"]
-            if m.symmetric:
+            if r["symmetric"]:
                 matrix[j, i] = r["value"]
         names = list(self.representations)
         return xr.DataArray(matrix, dims=("a", "b"), coords={"a": names, "b": names},
-                            name=measure, attrs={"measure": measure, "kind": m.kind,
-                                                 "params": chosen})
+                            name=measure, attrs={"measure": measure, "kind": rows[0]["kind"],
+                                                 "params": canonical_params(rows[0]["params"])})
+
+
+def matching_rows(rows, measure: str, params: Mapping | None = None) -> list[dict]:
+    """The rows of one configuration of ``measure``.
+
+    Parameters
+    ----------
+    rows : iterable of dict
+        Result rows.
+    measure : str
+    params : mapping, optional
+        Items the configuration's parameters must include; needed when the rows
+        hold several configurations of ``measure``.
+
+    Raises
+    ------
+    ValueError
+        If no configuration matches, or several do.
+    """
+    wanted = {} if params is None else json.loads(canonical_params(params))
+    mine = [r for r in rows if r["measure"] == measure]
+    configurations = {canonical_params(r["params"]) for r in mine
+                      if all(json.loads(canonical_params(r["params"])).get(k, _MISSING) == v
+                             for k, v in wanted.items())}
+    if len(configurations) != 1:
+        found = sorted({(r["measure"], canonical_params(r["params"])) for r in rows})
+        problem = "no" if not configurations else "several configurations of"
+        raise ValueError(
+            f"the results have {problem} measure={measure!r}"
+            f"{'' if params is None else f' with params including {dict(params)!r}'}; they "
+            f"hold {found}" + ("; pass params to choose one" if configurations else ""))
+    (chosen,) = configurations
+    return [r for r in mine if canonical_params(r["params"]) == chosen]
+
+
+_MISSING = object()

@@ -67,11 +67,11 @@ class FakeStore:
         self.data = {}
 
     @staticmethod
-    def key(hash_a, hash_b, measure, params):
-        return (hash_a, hash_b, measure, tuple(sorted(params.items())))
+    def key(a, b, hash_a, hash_b, measure, params):
+        return (a, b, hash_a, hash_b, measure, tuple(sorted(params.items())))
 
     def put(self, row):
-        key = self.key(row["hash_a"], row["hash_b"], row["measure"], row["params"])
+        key = self.key(*(row[k] for k in ("a", "b", "hash_a", "hash_b", "measure", "params")))
         if key in self.data:
             return False
         self.data[key] = dict(row)
@@ -222,8 +222,13 @@ def test_progress_bar_on_a_terminal(monkeypatch, capsys):
 def test_to_dataframe_columns_and_canonical_params(serial_with_stats):
     *_, reference = serial_with_stats
     df = reference.to_dataframe()
-    assert list(df.columns[:8]) == ["a", "b", "measure", "params", "value", "ci_low",
-                                    "ci_high", "p_value"]
+    assert list(df.columns[:12]) == ["a", "b", "measure", "params", "kind", "symmetric",
+                                     "bound_low", "bound_high", "value", "ci_low", "ci_high",
+                                     "p_value"]
+    for r in df.itertuples():  # the measure's own metadata travels with each row
+        m = repalign.get(r.measure)
+        assert (r.kind, r.symmetric, r.bound_low, r.bound_high) == (m.kind, m.symmetric,
+                                                                    *m.bounds)
     assert df.loc[0, "params"] == '{"estimator":"biased","kernel":"linear","sigma_frac":0.8}'
     plain = repalign.grid(make_reps(L=2), ["cka"]).to_dataframe()
     assert "p_value" not in plain.columns and len(plain) == 3
@@ -254,7 +259,7 @@ def test_to_xarray_errors():
         result.to_xarray("cka")
     with pytest.raises(ValueError, match="no measure='rsa' with params"):
         result.to_xarray("rsa", {"compare": "kendall_tau_a"})
-    assert not np.isnan(result.to_xarray("rsa", {}).values).any()
+    assert not np.isnan(result.to_xarray("rsa", {"compare": "spearman"}).values).any()
 
 
 # ---------------------------------------------------------------------- result store
@@ -282,6 +287,30 @@ def test_real_result_store_by_path_and_by_object(tmp_path, count_calls):
         again = repalign.grid(reps, ["cka", "linear_regression"], results=store)
     assert count_calls["block_pairs"] == calls
     assert values(again) == values(first)
+
+
+def test_equal_layers_keep_their_names_in_the_store(tmp_path):
+    """Two layers with identical activations get a row each, in the grid and in the store."""
+    reps = make_reps(L=3)
+    reps["a/l0_copy"] = reps["a/l0"].copy()
+    result = repalign.grid(reps, ["cka"], results=tmp_path / "results.db")
+    with repalign.ResultStore(tmp_path / "results.db", read_only=True) as store:
+        stored = store.rows()
+    assert len(stored) == len(result.rows) == 4 * 5 // 2
+    assert [(r["a"], r["b"]) for r in stored] == [(r["a"], r["b"]) for r in result.rows]
+    assert {"a/l0_copy"} <= {r["a"] for r in stored} | {r["b"] for r in stored}
+
+
+def test_an_array_changed_under_its_name_is_computed_again(tmp_path):
+    """A stored row answers only the same contents: a re-extracted layer is not stale."""
+    reps = make_reps(L=2)
+    path = tmp_path / "results.db"
+    first = values(repalign.grid(reps, ["cka"], results=path))
+    changed = dict(reps, **{"b/l1": np.tanh(reps["b/l1"]) ** 3})
+    second = values(repalign.grid(changed, ["cka"], results=path))
+    expected = repalign.measure("cka", reps["a/l0"], changed["b/l1"])
+    assert second["a/l0", "b/l1", "cka"] == pytest.approx(expected, abs=1e-12)
+    assert second["a/l0", "b/l1", "cka"] != first["a/l0", "b/l1", "cka"]
 
 
 @pytest.mark.parametrize("library", ["torch", "array_api_strict"])

@@ -129,7 +129,8 @@ def test_result_repr_dict_and_citation():
     r = repalign.compare(X, Y, "cka", kernel="rbf", n_permutations=19, n_bootstrap=19,
                          ci=0.9, seed=0)
     lines = repr(r).splitlines()
-    assert lines[0] == "PairResult: cka(kernel='rbf'), a similarity, 40 stimuli"
+    assert lines[0] == ("PairResult: cka(kernel='rbf', sigma_frac=0.8, estimator='biased'), "
+                        "a similarity, 40 stimuli")
     assert lines[1].startswith(f"  value       {r.value:.4g}   90% CI [{r.ci_low:.4g}, ")
     assert "(19 bootstrap resamples)" in lines[1]
     assert lines[2].startswith(f"  p           {r.p_value:.4g}   (one-sided, null >= value")
@@ -137,8 +138,9 @@ def test_result_repr_dict_and_citation():
     assert lines[4].startswith(f"  calibrated  {r.calibrated:.4g}")
     d = r.to_dict()
     assert set(d) == {"value", "ci_low", "ci_high", "p_value", "null_mean", "null_std",
-                      "calibrated", "measure", "params", "kind", "n_stimuli",
-                      "n_permutations", "n_bootstrap", "ci_level"}
+                      "calibrated", "measure", "params", "kind", "symmetric", "bounds",
+                      "n_stimuli", "n_permutations", "n_bootstrap", "ci_level"}
+    assert (d["kind"], d["symmetric"], d["bounds"]) == ("similarity", True, (0.0, 1.0))
     assert d["params"] == {"kernel": "rbf", "sigma_frac": 0.8, "estimator": "biased"}
     assert d["ci_level"] == 0.9
     cited = r.citation.splitlines()

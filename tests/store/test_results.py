@@ -23,6 +23,7 @@ from repalign.store.results import COLUMNS, canonical_params
 def make_row(i: int = 0, **changes) -> dict:
     row = {"a": f"net/l{i}", "b": "net/out", "hash_a": f"h{i}", "hash_b": "hout",
            "measure": "cka", "params": {"debiased": False, "kernel": "linear"},
+           "kind": "similarity", "symmetric": True, "bound_low": 0.0, "bound_high": 1.0,
            "value": 0.5 + i / 1000, "ci_low": 0.4, "ci_high": 0.6, "p_value": 0.01,
            "n_stimuli": 100, "seconds": 0.25, "library_version": "1.2.3",
            "created": "2026-01-01T00:00:00+00:00"}
@@ -53,16 +54,19 @@ def test_round_trip(store, path):
                                                   p_value=None)]
     assert [r["a"] for r in store.rows("rsa")] == ["net/l1"] and store.rows("x") == []
     assert list(store.rows()[0]) == list(COLUMNS)
-    assert store.list() == sorted([
-        ("h0", "hout", "cka", '{"debiased":false,"kernel":"linear"}'),
-        ("h1", "hout", "rsa", '{"debiased":false,"kernel":"linear"}')])
-    assert store.has("h0", "hout", "cka", {"kernel": "linear", "debiased": False})
-    assert not store.has("hout", "h0", "cka", {"kernel": "linear", "debiased": False})  # ordered
-    assert not store.has("h0", "hout", "cka", {"kernel": "rbf", "debiased": False})
+    assert store.list() == [
+        ("net/l0", "net/out", "h0", "hout", "cka", '{"debiased":false,"kernel":"linear"}'),
+        ("net/l1", "net/out", "h1", "hout", "rsa", '{"debiased":false,"kernel":"linear"}')]
+    params = {"kernel": "linear", "debiased": False}
+    assert store.has("net/l0", "net/out", "h0", "hout", "cka", params)
+    assert not store.has("net/out", "net/l0", "hout", "h0", "cka", params)  # ordered
+    assert not store.has("net/l0", "net/out", "h0", "hout", "cka", {**params, "kernel": "rbf"})
+    assert not store.has("net/l0", "net/out", "h9", "hout", "cka", params)  # other contents
+    assert not store.has("net/l9", "net/out", "h0", "hout", "cka", params)  # other name
     # the file is a plain SQLite database in WAL mode with its schema version
     raw = sqlite3.connect(path)
     assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-    assert raw.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+    assert raw.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
     raw.close()
     store.close()
     with ResultStore(path) as again:  # reopening keeps everything
@@ -84,29 +88,36 @@ def test_defaults_filled_by_put(store):
 
 def test_duplicates_are_ignored(store):
     assert store.put(make_row(0)) is True
-    assert store.put(make_row(0, value=0.9, a="other")) is False  # same key: first row kept
+    assert store.put(make_row(0, value=0.9)) is False  # same key: first row kept
     assert store.put_many([make_row(0), make_row(1), make_row(1), make_row(2)]) == 2
     assert store.put_many([]) == 0
     assert [r["hash_a"] for r in store.rows()] == ["h0", "h1", "h2"]
     assert store.rows()[0]["value"] == 0.5
 
 
+def test_equal_contents_under_other_names_keep_a_row_each(store):
+    """Two layers with identical activations are two rows, not one (names are in the key)."""
+    assert store.put(make_row(0)) is True
+    assert store.put(make_row(0, a="net/copy_of_l0")) is True
+    assert [r["a"] for r in store.rows()] == ["net/l0", "net/copy_of_l0"]
+
+
 def test_key_is_canonical():
-    k = ResultStore.key("a", "b", "cka", {"z": (1, 2), "a": {"y": 1, "x": [np.int64(3)]},
-                                          "f": np.float32(0.5)})
-    assert k == ("a", "b", "cka", '{"a":{"x":[3],"y":1},"f":0.5,"z":[1,2]}')
-    assert k == ResultStore.key("a", "b", "cka", {"f": 0.5, "a": {"x": (3,), "y": 1},
-                                                  "z": [1, 2]})
+    k = ResultStore.key("n", "m", "a", "b", "cka", {"z": (1, 2), "a": {"y": 1, "x": [np.int64(3)]},
+                                                    "f": np.float32(0.5)})
+    assert k == ("n", "m", "a", "b", "cka", '{"a":{"x":[3],"y":1},"f":0.5,"z":[1,2]}')
+    assert k == ResultStore.key("n", "m", "a", "b", "cka", {"f": 0.5, "a": {"x": (3,), "y": 1},
+                                                            "z": [1, 2]})
     assert canonical_params({"v": np.arange(2)}) == '{"v":[0,1]}'
     assert canonical_params({}) == "{}"
     # a different value or type gives a different key
-    assert ResultStore.key("a", "b", "cka", {"k": 1}) != ResultStore.key("a", "b", "cka",
-                                                                         {"k": "1"})
+    assert (ResultStore.key("n", "m", "a", "b", "cka", {"k": 1})
+            != ResultStore.key("n", "m", "a", "b", "cka", {"k": "1"}))
 
 
 def test_equal_params_in_another_order_hit_the_stored_row(store):
     store.put(make_row(0, params={"b": (1, 2), "a": None}))
-    assert store.has("h0", "hout", "cka", {"a": None, "b": [1, 2]})
+    assert store.has("net/l0", "net/out", "h0", "hout", "cka", {"a": None, "b": [1, 2]})
     assert store.put(make_row(0, params={"a": None, "b": [1, 2]})) is False
     assert store.rows()[0]["params"] == {"a": None, "b": [1, 2]}
 
@@ -119,13 +130,15 @@ def test_equal_params_in_another_order_hit_the_stored_row(store):
 ])
 def test_bad_params(params, exc, match):
     with pytest.raises(exc, match=match):
-        ResultStore.key("a", "b", "cka", params)
+        ResultStore.key("n", "m", "a", "b", "cka", params)
 
 
 @pytest.mark.parametrize("args, match", [
-    (("", "b", "cka"), "hash_a must be a non-empty str; got ''"),
-    (("a", 3, "cka"), "hash_b must be a non-empty str; got 3"),
-    (("a", "b", None), "measure must be a non-empty str; got None"),
+    (("", "m", "a", "b", "cka"), "a must be a non-empty str; got ''"),
+    (("n", None, "a", "b", "cka"), "b must be a non-empty str; got None"),
+    (("n", "m", "", "b", "cka"), "hash_a must be a non-empty str; got ''"),
+    (("n", "m", "a", 3, "cka"), "hash_b must be a non-empty str; got 3"),
+    (("n", "m", "a", "b", None), "measure must be a non-empty str; got None"),
 ])
 def test_bad_key_parts(store, args, match):
     with pytest.raises(TypeError, match=match):
@@ -166,6 +179,11 @@ def test_nan_is_stored_as_null(store, path):
     ({"created": 5}, TypeError, "created must be a non-empty str; got 5"),
     ({"params": "cka"}, TypeError, "params must be a dict of parameters; got str"),
     ({"extra": 1}, ValueError, r"row must have the keys .*missing \[\], unknown \['extra'\]"),
+    ({"kind": "closeness"}, ValueError, "kind must be 'similarity' or 'distance'; got 'closeness'"),
+    ({"symmetric": 1}, TypeError, "symmetric must be a bool; got 1"),
+    ({"bound_low": math.nan}, ValueError, "bound_low must be finite; got nan"),
+    ({"bound_high": "1"}, TypeError, "bound_high must be a real number; got '1'"),
+    ({"bound_low": 2.0}, ValueError, r"bound_low must be below bound_high; got \[2.0, 1.0\]"),
 ])
 def test_bad_rows_are_refused_and_nothing_is_written(store, change, exc, match):
     with pytest.raises(exc, match=match):
@@ -191,7 +209,7 @@ def test_read_only(store, path):
     assert not path.with_name("results.db-wal").exists()  # checkpointed on close
     with ResultStore(path, read_only=True) as ro:
         assert ro.read_only and ro.rows() == [make_row(0)] and "read_only=True" in repr(ro)
-        assert ro.has("h0", "hout", "cka", make_row(0)["params"])
+        assert ro.has("net/l0", "net/out", "h0", "hout", "cka", make_row(0)["params"])
         for call in (lambda: ro.put(make_row(1)), lambda: ro.put_many([])):
             with pytest.raises(ValueError, match="cannot put rows: ResultStore.*was opened "
                                                  "with read_only=True"):
@@ -229,15 +247,22 @@ def test_foreign_files_are_refused(tmp_path):
         ResultStore(tmp_path / "other.db")
 
 
-def test_newer_schema_version_is_refused(store, path):
+@pytest.mark.parametrize("version", [1, 3])
+def test_other_schema_versions_are_refused_and_left_untouched(store, path, version):
+    """Version 1 (repalign 0.1) rows lack the measures' kind, symmetry and bounds."""
     store.close()
     raw = sqlite3.connect(path)
-    raw.execute("UPDATE schema_version SET version = 2")
+    raw.execute("UPDATE schema_version SET version = ?", (version,))
     raw.commit()
     raw.close()
-    with pytest.raises(ValueError, match=r"has schema version \[2\]; this repalign "
-                                         r"reads version 1"):
-        ResultStore(path)
+    before = path.read_bytes()
+    for read_only in (False, True):
+        with pytest.raises(ValueError, match=rf"has schema version \[{version}\]; this "
+                                             r"repalign reads version 2.*recompute into a new"):
+            ResultStore(path, read_only=read_only)
+    with pytest.raises(ValueError, match=rf"has schema version \[{version}\]"):
+        repalign.results.read_results(path)
+    assert path.read_bytes() == before
 
 
 # --- exports ------------------------------------------------------------------------------
@@ -301,10 +326,12 @@ with ResultStore(path) as store:
         time.sleep(0.001)
     stored = []
     for i in keys:
-        if resume == "skip_stored" and store.has(f"h{i}", "hout", "cka", {"i": i}):
+        if resume == "skip_stored" and store.has(f"net/l{i}", "net/out", f"h{i}", "hout", "cka",
+                                                 {"i": i}):
             continue
         row = dict(a=f"net/l{i}", b="net/out", hash_a=f"h{i}", hash_b="hout", measure="cka",
-                   params={"i": i}, value=i / 7, n_stimuli=100 + i, seconds=0.0)
+                   params={"i": i}, kind="similarity", symmetric=True, bound_low=0.0,
+                   bound_high=1.0, value=i / 7, n_stimuli=100 + i, seconds=0.0)
         if store.put(row):
             stored.append(i)
         if len(stored) == k:

@@ -15,6 +15,8 @@ from repalign.viz import (
     rdm_plot,
 )
 
+from ._rows import result_rows
+
 pytest.importorskip("matplotlib")
 
 
@@ -24,7 +26,7 @@ def _grid_rows(models=("m0", "m1"), layers=("conv1", "conv2", "fc"), seed=0):
     rng = np.random.default_rng(seed)
     rows = [{"a": a, "b": b, "measure": "cka", "params": {}, "value": float(rng.uniform())}
             for i, a in enumerate(names) for b in names[i:]]
-    return pd.DataFrame(rows), names
+    return result_rows(rows), names
 
 
 def _value(frame, a, b):
@@ -56,8 +58,8 @@ def test_model_matrix_is_symmetric_with_missing_cells_nan():
 
 
 def test_ordered_rows_win_over_mirrored_ones():
-    frame = pd.DataFrame({"a": ["x", "y"], "b": ["y", "x"], "measure": "m", "params": [{}, {}],
-                          "value": [0.25, 0.75]})
+    frame = result_rows({"a": ["x", "y"], "b": ["y", "x"], "measure": "m", "params": [{}, {}],
+                         "value": [0.25, 0.75]})
     shown = model_matrix(frame, "m").axes[0].images[0].get_array()
     assert (shown[0, 1], shown[1, 0]) == (0.25, 0.75)
 
@@ -82,14 +84,19 @@ def test_result_errors_name_the_argument(tmp_path):
         model_matrix(tmp_path / "missing.db", "cka")
     with pytest.raises(ValueError, match=r"lack the columns \['value'\]"):
         model_matrix(frame.drop(columns="value"), "cka")
-    with pytest.raises(ValueError, match="measure='rsa' has no rows; the results hold"):
+    with pytest.raises(ValueError, match=r"the results have no measure='rsa'; they hold "
+                                         r"\[\('cka', '\{\}'\)\]"):
         model_matrix(frame, "rsa")
+    with pytest.raises(ValueError, match=r"lack the columns \['kind', 'symmetric'\]; expected "
+                                         r"result rows"):
+        model_matrix(frame.drop(columns=["kind", "symmetric"]), "cka")
     with pytest.raises(ValueError, match="model_b='m9' has no representations"):
         layer_heatmap(frame, "m0", "m9", "cka")
     two = pd.concat([frame, frame.assign(params=[{"kernel": "rbf"}] * len(frame))])
-    with pytest.raises(ValueError, match="several params"):
+    with pytest.raises(ValueError, match="several configurations of measure='cka'.*pass params"):
         model_matrix(two, "cka")
-    with pytest.raises(ValueError, match="no rows with params="):
+    with pytest.raises(ValueError, match="no measure='cka' with params including "
+                                         r"\{'kernel': 'poly'\}"):
         model_matrix(two, "cka", params={"kernel": "poly"})
     chosen = model_matrix(two, "cka", params={"kernel": "rbf"}).axes[0].images[0].get_array()
     assert chosen.shape == (6, 6)
@@ -151,14 +158,26 @@ def test_model_map_places_each_representation_from_one_minus_similarity():
 
 
 def test_model_map_reads_distances_as_they_are():
-    frame = pd.DataFrame({"a": ["p", "p", "q"], "b": ["q", "r", "r"], "measure": "procrustes",
-                          "params": [{}] * 3, "value": [3.0, 4.0, 5.0]})  # a 3-4-5 triangle
-    ax = model_map(frame, "procrustes").axes[0]  # the registry says: a distance
+    frame = pd.DataFrame({"a": ["p", "p", "q"], "b": ["q", "r", "r"], "measure": "plugin",
+                          "params": [{}] * 3, "value": [3.0, 4.0, 5.0],  # a 3-4-5 triangle
+                          "kind": "distance", "symmetric": True, "bound_low": 0.0,
+                          "bound_high": np.inf})  # a plugin measure: the rows say what it is
+    ax = model_map(frame, "plugin").axes[0]
     points = np.vstack([c.get_offsets() for c in ax.collections])
     assert np.isclose(np.linalg.norm(points[0] - points[1]), 3.0)
     assert np.isclose(np.linalg.norm(points[1] - points[2]), 5.0)
-    with pytest.raises(ValueError, match="kind must be 'similarity' or 'distance'; got 'x'"):
-        model_map(frame, "procrustes", kind="x")
+    unbounded = frame.assign(kind="similarity")
+    with pytest.raises(ValueError, match="plugin is a similarity without an upper bound"):
+        model_map(unbounded, "plugin")
+
+
+def test_model_map_reads_similarities_against_their_upper_bound():
+    frame = pd.DataFrame({"a": ["p", "p", "q"], "b": ["q", "r", "r"], "measure": "plugin",
+                          "params": [{}] * 3, "value": [7.0, 6.0, 5.0], "kind": "similarity",
+                          "symmetric": True, "bound_low": 0.0, "bound_high": 10.0})
+    points = np.vstack([c.get_offsets() for c in model_map(frame, "plugin").axes[0].collections])
+    assert np.isclose(np.linalg.norm(points[0] - points[1]), 3.0)  # 10 - 7
+    assert np.isclose(np.linalg.norm(points[1] - points[2]), 5.0)  # 10 - 5
 
 
 def test_rdm_plot_with_the_92_image_categories():
@@ -230,9 +249,9 @@ def _brain_rows():
         ("it", "net/conv1", "ridge", 0.99, None, None, None),  # it predicting the layer
         ("net/fc", "it", "ridge", 0.60, None, None, None),
     ]
-    return pd.DataFrame([{"a": a, "b": b, "measure": m, "params": {}, "value": v,
-                          "p_value": p, "ci_low": lo, "ci_high": hi}
-                         for a, b, m, v, p, lo, hi in rows])
+    return result_rows([{"a": a, "b": b, "measure": m, "params": {}, "value": v,
+                         "p_value": p, "ci_low": lo, "ci_high": hi}
+                        for a, b, m, v, p, lo, hi in rows])
 
 
 def test_alignment_curve_from_results_reads_both_orders_and_corrects_p_values():
@@ -284,7 +303,7 @@ def test_alignment_curve_from_results_errors():
         alignment_curve_from_results(frame, "net/conv2", "ridge")
     with pytest.raises(ValueError, match=r"layers \['pool'\] of model 'net' have no rsa row"):
         alignment_curve_from_results(frame, "it", "rsa", model="net", layers=["fc", "pool"])
-    with pytest.raises(ValueError, match="measure='cka' has no rows"):
+    with pytest.raises(ValueError, match="the results have no measure='cka'"):
         alignment_curve_from_results(frame, "it", "cka", model="net")
 
 
@@ -298,6 +317,7 @@ def test_params_select_rows_read_back_from_a_result_store(tmp_path):
                 store.put({"a": row["a"], "b": row["b"], "hash_a": row["a"],
                            "hash_b": row["b"], "measure": "rsa",
                            "params": {"compare": compare}, "value": sign * row["value"],
-                           "n_stimuli": 92, "seconds": 0.0})
+                           "kind": "similarity", "symmetric": True, "bound_low": -1.0,
+                           "bound_high": 1.0, "n_stimuli": 92, "seconds": 0.0})
     figure = model_matrix(tmp_path / "results.db", "rsa", params={"compare": "pearson"})
     assert np.nanmax(figure.axes[0].images[0].get_array()) <= 0

@@ -12,11 +12,13 @@ import repalign
 from repalign.viz import alignment_curve, rdm_plot
 from repalign.viz._common import as_frame
 
+from ._rows import result_rows
+
 pytest.importorskip("matplotlib")
 
 
 def _results():
-    return pd.DataFrame({
+    return result_rows({
         "a": ["net/conv1", "net/conv1", "net/fc"],
         "b": ["net/fc", "it", "it"],
         "measure": ["cka", "rsa", "rsa"],
@@ -71,7 +73,7 @@ def test_default_figures_show_what_a_grid_with_a_target_holds():
     rows += [{"a": name, "b": "it", "measure": "ridge", "params": {"cv": 5},
               "value": float(rng.uniform()), "p_value": None}
              for name in names[:3]]
-    figures = _default_figures(as_frame(pd.DataFrame(rows)))
+    figures = _default_figures(as_frame(result_rows(rows)))
     assert list(figures) == [
         "cka", "procrustes", 'ridge {"cv":5}',  # representation matrices
         "model map, cka", "model map, procrustes",  # every pair present
@@ -90,7 +92,7 @@ def test_default_curves_and_heatmaps_are_capped():
     names = [f"m{k}/l{j}" for k in range(9) for j in range(2)] + ["it", "v4"]
     rows = [{"a": a, "b": b, "measure": "rsa", "params": "{}", "value": 0.5}
             for i, a in enumerate(names) for b in names[i + 1:]]
-    captions = list(_default_figures(as_frame(pd.DataFrame(rows))))
+    captions = list(_default_figures(as_frame(result_rows(rows))))
     assert sum(" x " in c for c in captions) == MAX_DEFAULT_PANELS
     assert sum(" vs " in c for c in captions) == MAX_DEFAULT_PANELS
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..measures import Measure, get
-from ..store.results import canonical_params
+from ..results import canonical_params
 
 __all__ = ["PAIRS", "BLOCK", "BATCHED_BLOCK", "Tile", "model_of", "plan_measures",
            "plan_pairs", "tiles"]

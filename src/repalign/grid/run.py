@@ -25,10 +25,10 @@ import numpy as np
 
 from .._array_api import to_numpy
 from .._validation import Interval
+from .._version import __version__
 from ..exceptions import DegenerateWarning
 from ..inference.statistics import pair_statistics
-from ..results import GridResult
-from ..store.results import canonical_params
+from ..results import GridResult, canonical_params, measure_fields
 from .plan import BATCHED_BLOCK, BLOCK, model_of, plan_measures, plan_pairs, tiles
 
 __all__ = ["grid", "pair_seed", "array_hash"]
@@ -281,18 +281,22 @@ def _result_store(results):
 def _stored(store, m, source, planned) -> dict:
     """The rows of ``planned`` pairs of measure ``m`` already in ``store``, by pair.
 
-    A symmetric measure's pair stored in the other orientation counts; the row
-    takes this grid's names and orientation.
+    A row counts when its names, content hashes, measure and parameters are the
+    pair's: a representation changed under the same name (another hash) is
+    computed again, and two names with equal contents keep a row each. A
+    symmetric measure's pair stored in the other orientation counts; the row
+    takes this grid's orientation.
     """
     if store is None:
         return {}
-    stored = {store.key(r["hash_a"], r["hash_b"], r["measure"], r["params"]): r
+    stored = {store.key(*(r[k] for k in ("a", "b", "hash_a", "hash_b", "measure", "params"))): r
               for r in store.rows(measure=m.name)}
     found = {}
     for i, j in planned:
         orientations = [(i, j), (j, i)] if m.symmetric else [(i, j)]
         for first, second in orientations:
-            row = stored.get(store.key(source.hashes[first], source.hashes[second], m.name,
+            row = stored.get(store.key(source.names[first], source.names[second],
+                                       source.hashes[first], source.hashes[second], m.name,
                                        m.params))
             if row is not None:
                 found[i, j] = dict(row, a=source.names[i], b=source.names[j],
@@ -302,11 +306,9 @@ def _stored(store, m, source, planned) -> dict:
 
 
 def _row(source, m, i, j, computed: dict) -> dict:
-    from .. import __version__
-
     return {"a": source.names[i], "b": source.names[j], "hash_a": source.hashes[i],
-            "hash_b": source.hashes[j], "measure": m.name, "params": m.params,
-            **computed, "library_version": __version__}
+            "hash_b": source.hashes[j], **measure_fields(m), **computed,
+            "library_version": __version__}
 
 
 # ---------------------------------------------------------------------- the work

@@ -170,7 +170,8 @@ def compare(X, Y, measure: str = "cka", n_permutations: int = 1000, n_bootstrap:
     return PairResult(
         value=value, ci_low=ci_low, ci_high=ci_high, p_value=stats.p_value,
         null_mean=stats.null_mean, null_std=stats.null_std, calibrated=stats.calibrated,
-        measure=m.name, params=m.params, kind=m.kind, n_stimuli=a.n_stimuli,
+        measure=m.name, params=m.params, kind=m.kind, symmetric=m.symmetric,
+        bounds=tuple(m.bounds), references=tuple(m.references), n_stimuli=a.n_stimuli,
         n_permutations=n_permutations, n_bootstrap=n_bootstrap, ci_level=float(ci),
         null_distribution=stats.null_distribution,
         bootstrap_distribution=stats.bootstrap_distribution,

@@ -1,22 +1,24 @@
-"""Comparison results on disk: one SQLite row per (A, B, measure, parameters).
+"""Comparison results on disk: one SQLite row per (A, B, their contents, measure, parameters).
 
 :class:`ResultStore` keeps what a grid computed so that a rerun skips it, a run
 killed at any moment resumes without losing a finished row, and two runs of the
-same grid at once never store a row twice.
+same grid at once never store a row twice. The row schema (its columns, the
+canonical parameters, the measure's kind, symmetry and bounds) is defined in
+:mod:`repalign.results`; this module keeps rows durable.
 
 Layout of a store file (SQLite, write-ahead log)::
 
-    schema_version(version)             one row: the layout version of this file
-    results(id, a, b, hash_a, hash_b, measure, params, value, ci_low, ci_high,
-            p_value, n_stimuli, seconds, library_version, created)
-            UNIQUE (hash_a, hash_b, measure, params)
+    schema_version(version)             one row: the layout version of this file (2)
+    results(id, a, b, hash_a, hash_b, measure, params, kind, symmetric, bound_low,
+            bound_high, value, ci_low, ci_high, p_value, n_stimuli, seconds,
+            library_version, created)
+            UNIQUE (a, b, hash_a, hash_b, measure, params)
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
-import json
 import math
 import numbers
 import os
@@ -27,18 +29,25 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .._version import __version__
+from ..results import (
+    COLUMNS,
+    SCHEMA_VERSION,
+    canonical_params,
+    rows_frame,
+    schema_version,
+    select_rows,
+)
 from ._base import Store
 
 __all__ = ["ResultStore"]
 
-_SCHEMA_VERSION = 1
 _BUSY_TIMEOUT_S = 60.0
 
-#: Columns of a row, in the order of :meth:`ResultStore.rows` and the exports.
-COLUMNS = ("a", "b", "hash_a", "hash_b", "measure", "params", "value", "ci_low", "ci_high",
-           "p_value", "n_stimuli", "seconds", "library_version", "created")
-_REQUIRED = ("a", "b", "hash_a", "hash_b", "measure", "params", "value", "n_stimuli", "seconds")
+_REQUIRED = ("a", "b", "hash_a", "hash_b", "measure", "params", "kind", "symmetric",
+             "bound_low", "bound_high", "value", "n_stimuli", "seconds")
 _OPTIONAL_STATS = ("ci_low", "ci_high", "p_value")
+_KEY = ("a", "b", "hash_a", "hash_b", "measure", "params")
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
@@ -50,6 +59,10 @@ _SCHEMA = (
         hash_b TEXT NOT NULL,
         measure TEXT NOT NULL,
         params TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        symmetric INTEGER NOT NULL,
+        bound_low REAL NOT NULL,
+        bound_high REAL NOT NULL,
         value REAL,
         ci_low REAL,
         ci_high REAL,
@@ -58,55 +71,14 @@ _SCHEMA = (
         seconds REAL NOT NULL,
         library_version TEXT NOT NULL,
         created TEXT NOT NULL,
-        UNIQUE (hash_a, hash_b, measure, params)
+        UNIQUE (a, b, hash_a, hash_b, measure, params)
     )""",
-    f"INSERT INTO schema_version (version) SELECT {_SCHEMA_VERSION} "
+    f"INSERT INTO schema_version (version) SELECT {SCHEMA_VERSION} "
     f"WHERE NOT EXISTS (SELECT 1 FROM schema_version)",
 )
 _INSERT = (f"INSERT OR IGNORE INTO results ({', '.join(COLUMNS)}) "
            f"VALUES ({', '.join('?' * len(COLUMNS))})")
-_KEY_WHERE = "hash_a = ? AND hash_b = ? AND measure = ? AND params = ?"
-
-
-def _json_default(obj: Any) -> Any:
-    """Turn NumPy scalars and arrays into Python numbers and lists for JSON."""
-    if getattr(obj, "ndim", None) == 0 and hasattr(obj, "item"):
-        return obj.item()
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
-
-
-def canonical_params(params: Mapping[str, Any]) -> str:
-    """The canonical JSON text of a measure's parameters, used in the key.
-
-    Parameters
-    ----------
-    params : mapping of str to JSON-compatible values
-        Tuples become lists and NumPy scalars and arrays become Python numbers
-        and lists, so equal parameters give equal text.
-
-    Returns
-    -------
-    str
-        ``json.dumps(params, sort_keys=True, separators=(",", ":"))``.
-
-    Examples
-    --------
-    >>> canonical_params({"b": (1, 2), "a": 0.5})
-    '{"a":0.5,"b":[1,2]}'
-    """
-    if not isinstance(params, Mapping):
-        raise TypeError(f"params must be a dict of parameters; got {type(params).__name__}")
-    bad = [k for k in params if not isinstance(k, str)]
-    if bad:
-        raise TypeError(f"params keys must be str; got {bad!r}")
-    try:
-        return json.dumps(dict(params), sort_keys=True, separators=(",", ":"),
-                          allow_nan=False, default=_json_default)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"params must be JSON-serialisable without NaN or infinity; "
-                         f"{params!r} is not ({err})") from None
+_KEY_WHERE = " AND ".join(f"{column} = ?" for column in _KEY)
 
 
 def _check_text(name: str, value: Any) -> str:
@@ -115,34 +87,47 @@ def _check_text(name: str, value: Any) -> str:
     return value
 
 
-def _check_number(name: str, value: Any, *, optional: bool, nan_ok: bool) -> float | None:
+def _check_number(name: str, value: Any, *, optional: bool, nan_ok: bool,
+                  inf_ok: bool = False) -> float | None:
     if value is None and optional:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         expected = "a real number or None" if optional else "a real number"
         raise TypeError(f"{name} must be {expected}; got {value!r}")
     value = float(value)
-    if math.isinf(value) or (math.isnan(value) and not nan_ok):
+    if (math.isinf(value) and not inf_ok) or (math.isnan(value) and not nan_ok):
         allowed = "finite or NaN (undefined)" if nan_ok else "finite"
         raise ValueError(f"{name} must be {allowed}; got {value!r}")
     return value
 
 
-def _library_version() -> str:
-    from .. import __version__
-
-    return __version__
+def _check_measure_fields(row: Mapping[str, Any]) -> dict:
+    """The measure's kind, symmetry and bounds of a row, validated."""
+    if row["kind"] not in ("similarity", "distance"):
+        raise ValueError(f"kind must be 'similarity' or 'distance'; got {row['kind']!r}")
+    if not isinstance(row["symmetric"], bool):
+        raise TypeError(f"symmetric must be a bool; got {row['symmetric']!r}")
+    low = _check_number("bound_low", row["bound_low"], optional=False, nan_ok=False,
+                        inf_ok=True)
+    high = _check_number("bound_high", row["bound_high"], optional=False, nan_ok=False,
+                         inf_ok=True)
+    if not low < high:
+        raise ValueError(f"bound_low must be below bound_high; got [{low}, {high}]")
+    return {"kind": row["kind"], "symmetric": int(row["symmetric"]), "bound_low": low,
+            "bound_high": high}
 
 
 class ResultStore(Store):
     """Comparison results in one SQLite file, safe against crashes and concurrent runs.
 
-    One row per key ``(hash_a, hash_b, measure, params)``, where ``hash_a`` and
-    ``hash_b`` are the content hashes of the two representations (see
-    :meth:`ActivationStore.attrs <repalign.store.activations.ActivationStore.attrs>`)
-    and ``params`` the measure's parameters as canonical JSON. The key is
-    ordered: which representation comes first is the caller's choice (the grid
-    engine stores a symmetric measure's pair once, in its plan's order).
+    One row per key ``(a, b, hash_a, hash_b, measure, params)``: the names of
+    the two representations, their content hashes (see
+    :meth:`ActivationStore.attrs <repalign.store.activations.ActivationStore.attrs>`),
+    the measure and its parameters as canonical JSON. Names are part of the key,
+    so two layers with equal activations keep a row each; hashes are part of it,
+    so an array changed under the same name is never answered by its old row.
+    The key is ordered: which representation comes first is the caller's choice
+    (the grid engine stores a symmetric measure's pair once, in its plan's order).
 
     Parameters
     ----------
@@ -160,10 +145,12 @@ class ResultStore(Store):
 
     Notes
     -----
-    A row is a dict with the keys of :data:`COLUMNS`: ``a`` and ``b`` (the
-    representations' names), ``hash_a``, ``hash_b``, ``measure``, ``params``
-    (a dict), ``value``, ``ci_low``, ``ci_high`` and ``p_value`` (None when not
-    computed), ``n_stimuli``, ``seconds`` (time spent on the pair),
+    A row is a dict with the keys of :data:`repalign.results.COLUMNS`: ``a``
+    and ``b`` (the representations' names), ``hash_a``, ``hash_b``, the
+    measure's fields (:func:`repalign.results.measure_fields`: ``measure``,
+    ``params`` as a dict, ``kind``, ``symmetric``, ``bound_low``,
+    ``bound_high``), ``value``, ``ci_low``, ``ci_high`` and ``p_value`` (None
+    when not computed), ``n_stimuli``, ``seconds`` (time spent on the pair),
     ``library_version`` and ``created`` (ISO 8601 in UTC). :meth:`put` fills
     missing ``ci_low``, ``ci_high`` and ``p_value`` with None,
     ``library_version`` with ``repalign.__version__`` and ``created`` with the
@@ -172,7 +159,8 @@ class ResultStore(Store):
     *Undefined values.* A measure can be undefined (NaN, e.g. on a constant
     representation); ``value`` may then be NaN. SQLite has no NaN, so NaN is
     stored as NULL: ``value`` reads back as NaN, and a NaN ``ci_low``,
-    ``ci_high`` or ``p_value`` reads back as None. Infinities are refused.
+    ``ci_high`` or ``p_value`` reads back as None. Infinities are refused,
+    except in the bounds (a distance unbounded above).
 
     *Durability.* The database runs in write-ahead-log mode with
     ``synchronous=FULL``: every :meth:`put` is one transaction, fsynced before
@@ -195,9 +183,10 @@ class ResultStore(Store):
     >>> path = os.path.join(tempfile.mkdtemp(), "results.db")
     >>> with ResultStore(path) as store:
     ...     store.put({"a": "net/l1", "b": "net/l2", "hash_a": "h1", "hash_b": "h2",
-    ...                "measure": "cka", "params": {"debiased": False}, "value": 0.9,
-    ...                "n_stimuli": 100, "seconds": 0.01})
-    ...     store.has("h1", "h2", "cka", {"debiased": False})
+    ...                "measure": "cka", "params": {"kernel": "linear"},
+    ...                "kind": "similarity", "symmetric": True, "bound_low": 0.0,
+    ...                "bound_high": 1.0, "value": 0.9, "n_stimuli": 100, "seconds": 0.01})
+    ...     store.has("net/l1", "net/l2", "h1", "h2", "cka", {"kernel": "linear"})
     True
     True
     """
@@ -235,15 +224,12 @@ class ResultStore(Store):
                     for statement in _SCHEMA:
                         conn.execute(statement)
             self._check_foreign()
-            version = [v for (v,) in conn.execute("SELECT version FROM schema_version")]
         except sqlite3.OperationalError:  # locked past the busy timeout, disk full, ...
             raise
         except sqlite3.DatabaseError as err:  # not an SQLite file
             raise ValueError(f"{str(self.path)!r} is not a readable SQLite result store "
                              f"({err})") from None
-        if version != [_SCHEMA_VERSION]:
-            raise ValueError(f"result store {str(self.path)!r} has schema version "
-                             f"{version}; this repalign reads version {_SCHEMA_VERSION}")
+        schema_version(conn, self.path)
 
     def _enable_wal(self) -> None:
         """Switch the file to write-ahead logging, waiting for other writers.
@@ -300,40 +286,44 @@ class ResultStore(Store):
     # --- keys ---------------------------------------------------------------------------
 
     @staticmethod
-    def key(hash_a: str, hash_b: str, measure: str,
-            params: Mapping[str, Any]) -> tuple[str, str, str, str]:
-        """The unique key of a result: ``(hash_a, hash_b, measure, canonical params)``.
+    def key(a: str, b: str, hash_a: str, hash_b: str, measure: str,
+            params: Mapping[str, Any]) -> tuple[str, str, str, str, str, str]:
+        """The unique key of a result: ``(a, b, hash_a, hash_b, measure, canonical params)``.
 
         Parameters
         ----------
+        a, b : str
+            Names of the two representations.
         hash_a, hash_b : str
             Content hashes of the two representations.
         measure : str
             The measure's registry name.
         params : mapping of str to JSON-compatible values
-            The measure's parameters; see :func:`canonical_params`.
+            The measure's parameters; see :func:`repalign.results.canonical_params`.
 
         Returns
         -------
-        tuple of four str
+        tuple of six str
         """
-        return (_check_text("hash_a", hash_a), _check_text("hash_b", hash_b),
-                _check_text("measure", measure), canonical_params(params))
+        return (_check_text("a", a), _check_text("b", b), _check_text("hash_a", hash_a),
+                _check_text("hash_b", hash_b), _check_text("measure", measure),
+                canonical_params(params))
 
-    def has(self, hash_a: str, hash_b: str, measure: str, params: Mapping[str, Any]) -> bool:
+    def has(self, a: str, b: str, hash_a: str, hash_b: str, measure: str,
+            params: Mapping[str, Any]) -> bool:
         """Whether the result for this key is stored (arguments as in :meth:`key`)."""
-        key = self.key(hash_a, hash_b, measure, params)
+        key = self.key(a, b, hash_a, hash_b, measure, params)
         self._check_open()
         with self._lock:
             found = self._conn.execute(f"SELECT 1 FROM results WHERE {_KEY_WHERE}", key)
             return found.fetchone() is not None
 
-    def list(self) -> list[tuple[str, str, str, str]]:
-        """The keys of every stored row, sorted."""
+    def list(self) -> list[tuple[str, str, str, str, str, str]]:
+        """The keys of every stored row, in the order they were stored."""
         self._check_open()
         with self._lock:
-            keys = self._conn.execute("SELECT hash_a, hash_b, measure, params FROM results")
-            return sorted(keys.fetchall())
+            keys = self._conn.execute(f"SELECT {', '.join(_KEY)} FROM results ORDER BY id")
+            return keys.fetchall()
 
     def __len__(self) -> int:
         self._check_open()
@@ -365,17 +355,15 @@ class ResultStore(Store):
         if created is None:
             created = datetime.datetime.now(datetime.timezone.utc).isoformat()
         record = {
-            **dict(zip(("hash_a", "hash_b", "measure", "params"), ResultStore.key(
-                row["hash_a"], row["hash_b"], row["measure"], row["params"]))),
-            "a": _check_text("a", row["a"]),
-            "b": _check_text("b", row["b"]),
+            **dict(zip(_KEY, ResultStore.key(*(row[k] for k in _KEY)))),
+            **_check_measure_fields(row),
             "value": _check_number("value", row["value"], optional=False, nan_ok=True),
             **{k: _check_number(k, row.get(k), optional=True, nan_ok=True)
                for k in _OPTIONAL_STATS},
             "n_stimuli": int(n_stimuli),
             "seconds": seconds,
             "library_version": _check_text("library_version",
-                                           row.get("library_version") or _library_version()),
+                                           row.get("library_version") or __version__),
             "created": _check_text("created", created),
         }
         p = record["p_value"]
@@ -435,22 +423,13 @@ class ResultStore(Store):
         Returns
         -------
         list of dict
-            One dict per row with the keys of :data:`COLUMNS`.
+            One dict per row with the keys of :data:`repalign.results.COLUMNS`.
         """
         self._check_open()
-        where, args = ("", ()) if measure is None else (
-            " WHERE measure = ?", (_check_text("measure", measure),))
+        if measure is not None:
+            _check_text("measure", measure)
         with self._lock:
-            records = self._conn.execute(
-                f"SELECT {', '.join(COLUMNS)} FROM results{where} ORDER BY id", args).fetchall()
-        out = []
-        for record in records:
-            row = dict(zip(COLUMNS, record))
-            row["params"] = json.loads(row["params"])
-            if row["value"] is None:
-                row["value"] = math.nan
-            out.append(row)
-        return out
+            return select_rows(self._conn, measure)
 
     def to_dataframe(self):
         """The rows as a pandas DataFrame.
@@ -458,17 +437,10 @@ class ResultStore(Store):
         Returns
         -------
         pandas.DataFrame
-            Columns :data:`COLUMNS` in that order, ``params`` as its canonical
-            JSON text, statistics not computed as NaN.
+            Columns :data:`repalign.results.COLUMNS` in that order, ``params`` as
+            its canonical JSON text, statistics not computed as NaN.
         """
-        import pandas as pd
-
-        rows = self.rows()
-        for row in rows:
-            row["params"] = canonical_params(row["params"])
-        frame = pd.DataFrame(rows, columns=list(COLUMNS))
-        floats = ("value", "seconds", *_OPTIONAL_STATS)
-        return frame.astype({**{c: "float64" for c in floats}, "n_stimuli": "int64"})
+        return rows_frame(self.rows())
 
     def to_parquet(self, path: str | os.PathLike) -> None:
         """Write :meth:`to_dataframe` to a Parquet file (with pyarrow)."""

@@ -1,6 +1,8 @@
 """Shared helpers of the figures: results to a DataFrame, and a representation matrix.
 
-Nothing here computes a measure: every value comes from the results.
+Nothing here computes a measure, and nothing asks the measure registry: every
+value, and what it means (the measure's kind, symmetry and bounds), comes from
+the result rows themselves.
 """
 
 from __future__ import annotations
@@ -10,9 +12,12 @@ import os
 
 import numpy as np
 
+from ..results import canonical_params, matching_rows, read_results, rows_frame
+
 __all__ = ["as_frame", "new_figure", "measure_matrix", "draw_matrix"]
 
-REQUIRED = ("a", "b", "measure", "params", "value")
+REQUIRED = ("a", "b", "measure", "params", "kind", "symmetric", "bound_low", "bound_high",
+            "value")
 
 
 def as_frame(results):
@@ -21,28 +26,24 @@ def as_frame(results):
     Parameters
     ----------
     results : pandas.DataFrame, ResultStore, str or os.PathLike
-        A DataFrame with at least the columns ``a``, ``b``, ``measure``,
-        ``params`` and ``value``; anything with a ``to_dataframe()`` method
-        (a :class:`repalign.ResultStore`, a ``GridResult``); or the path of a
-        ``results.db``, opened read-only.
+        A DataFrame of result rows with at least the columns ``a``, ``b``,
+        ``measure``, ``params``, ``kind``, ``symmetric``, ``bound_low``,
+        ``bound_high`` and ``value`` (:data:`repalign.results.COLUMNS`);
+        anything with a ``to_dataframe()`` method (a :class:`repalign.ResultStore`,
+        a ``GridResult``); or the path of a ``results.db``, read without
+        writing to it.
 
     Returns
     -------
     pandas.DataFrame
-        The rows, with ``params`` as the result store's canonical JSON text
-        (:func:`repalign.store.results.canonical_params`), so that rows can be
+        The rows, with ``params`` as canonical JSON text
+        (:func:`repalign.results.canonical_params`), so that rows can be
         grouped and selected by their parameters.
     """
     import pandas as pd
 
     if isinstance(results, (str, os.PathLike)):
-        if not os.path.isfile(results):
-            raise FileNotFoundError(f"results={str(results)!r} is not a file; expected the "
-                                    "path of a results.db written by repalign.ResultStore")
-        from ..store.results import ResultStore
-
-        with ResultStore(results, read_only=True) as store:
-            frame = store.to_dataframe()
+        frame = rows_frame(read_results(results))
     elif isinstance(results, pd.DataFrame):
         frame = results
     elif hasattr(results, "to_dataframe"):
@@ -53,17 +54,16 @@ def as_frame(results):
                         f"{type(results).__name__}")
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
-        raise ValueError(f"results lack the columns {missing}; expected at least "
-                         f"{list(REQUIRED)}, got {list(frame.columns)}")
+        raise ValueError(f"results lack the columns {missing}; expected result rows with at "
+                         f"least {list(REQUIRED)} (the rows of repalign.grid or a "
+                         f"ResultStore carry them), got {list(frame.columns)}")
     frame = frame.copy()
     frame["params"] = [_canonical(p) for p in frame["params"]]
     return frame
 
 
 def _canonical(params) -> str:
-    """Parameters (a dict, JSON text or None) as the result store's canonical JSON."""
-    from ..store.results import canonical_params
-
+    """Parameters (a dict, JSON text or None) as canonical JSON text."""
     if isinstance(params, str):
         params = json.loads(params)
     return canonical_params(params or {})
@@ -80,23 +80,18 @@ def new_figure(figsize=(6.0, 5.0)):
 
 
 def _select(frame, measure, params):
-    """The rows of one measure at one setting of its parameters."""
-    mine = frame[frame["measure"] == measure]
-    rows = mine
-    if rows.empty:
-        raise ValueError(f"measure={measure!r} has no rows; the results hold "
-                         f"{sorted(frame['measure'].unique())}")
-    if params is not None:
-        wanted = _canonical(params)
-        rows = rows[rows["params"] == wanted]
-        if rows.empty:
-            raise ValueError(f"measure={measure!r} has no rows with params={wanted}; "
-                             f"stored: {sorted(mine['params'].unique())}")
-    settings = sorted(rows["params"].unique())
-    if len(settings) > 1:
-        raise ValueError(f"measure={measure!r} was run with several params {settings}; "
-                         "pass params= to choose one")
-    return rows
+    """The rows of one measure at one setting of its parameters.
+
+    ``params`` (a dict or JSON text) chooses the setting whose parameters
+    include its items, as :func:`repalign.results.matching_rows`.
+    """
+    if isinstance(params, str):
+        params = json.loads(params)
+    settings = [{"measure": m, "params": json.loads(p)}
+                for m, p in frame[["measure", "params"]].drop_duplicates().itertuples(
+                    index=False)]
+    (chosen,) = {canonical_params(r["params"]) for r in matching_rows(settings, measure, params)}
+    return frame[(frame["measure"] == measure) & (frame["params"] == chosen)]
 
 
 def measure_matrix(results, measure, *, params=None, rows=None, columns=None):

@@ -141,7 +141,8 @@ def alignment_curve_from_results(results, target, measure, *, model=None, params
     alpha : float, default=0.05
     fdr : bool, default=True
         Correct the layers' p-values as one family (Benjamini-Hochberg,
-        :func:`repalign.fdr`) before marking those below ``alpha``.
+        ``scipy.stats.false_discovery_control``, as :func:`repalign.fdr`)
+        before marking those below ``alpha``.
     title : str, optional
         Default: ``"<model> vs <target> (<measure>)"``.
 
@@ -164,11 +165,10 @@ def alignment_curve_from_results(results, target, measure, *, model=None, params
     object recognition is most brain-like? bioRxiv 407007 (per-layer scores
     against a region's ceiling).
     """
-    from ..inference.multiple import fdr as benjamini_hochberg
-    from ..measures import get
+    from scipy.stats import false_discovery_control
 
     frame = _select(as_frame(results), measure, params)
-    symmetric = get(measure, **(params or {})).symmetric
+    symmetric = bool(frame["symmetric"].iloc[0])
     ordered = target_rows(frame, target, symmetric)
     if ordered.empty:
         direction = "" if symmetric else " as b (the layer as a)"
@@ -205,8 +205,9 @@ def alignment_curve_from_results(results, target, measure, *, model=None, params
     p_values, ci = column("p_value"), (column("ci_low"), column("ci_high"))
     if np.isnan(p_values).all():
         p_values = None
-    elif fdr:
-        _, p_values = benjamini_hochberg(p_values, alpha)
+    elif fdr:  # the layers with a test are one family
+        tested = ~np.isnan(p_values)
+        p_values[tested] = false_discovery_control(p_values[tested], method="bh")
     if np.isnan(ci[0]).all() or np.isnan(ci[1]).all():
         ci = None
     return alignment_curve(layers, column("value"), ceiling=ceiling, p_values=p_values,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import measure_matrix, new_figure
+from ._common import _select, as_frame, measure_matrix, new_figure
 
 __all__ = ["classical_mds", "model_map"]
 
@@ -67,7 +67,7 @@ def classical_mds(distances, n_components=2):
     return eigenvectors[:, order] * np.sqrt(np.clip(eigenvalues[order], 0.0, None))
 
 
-def model_map(results, measure, *, params=None, kind=None, names=None):
+def model_map(results, measure, *, params=None, names=None):
     """MDS map of representations from one measure's pairwise results.
 
     Parameters
@@ -78,10 +78,6 @@ def model_map(results, measure, *, params=None, kind=None, names=None):
         The measure whose values give the distances.
     params : dict, optional
         Which parameters, when the measure was run with several settings.
-    kind : {"similarity", "distance"}, optional
-        How to read the values: a similarity ``s`` gives the distance
-        ``1 - s``, a distance is used as it is. Default: the registered
-        measure's ``kind``.
     names : sequence of str, optional
         The representations to place; default: all.
 
@@ -90,15 +86,26 @@ def model_map(results, measure, *, params=None, kind=None, names=None):
     matplotlib.figure.Figure
         One axes with a labelled point per representation, coloured by model
         (the part of the name before ``/``).
-    """
-    if kind is None:
-        from ..measures import get
 
-        kind = get(measure).kind
-    if kind not in ("similarity", "distance"):
-        raise ValueError(f"kind must be 'similarity' or 'distance'; got {kind!r}")
-    rows, _, values = measure_matrix(results, measure, params=params, rows=names, columns=names)
-    distances = 1.0 - values if kind == "similarity" else values
+    Raises
+    ------
+    ValueError
+        If the measure is a similarity without a finite upper bound (its
+        values cannot be turned into distances), or a pair is missing.
+
+    Notes
+    -----
+    The rows say how to read the values: a distance is used as it is; a
+    similarity ``s`` with the upper bound ``top`` (its value for identical
+    representations, 1 for CKA) gives the distance ``top - s``.
+    """
+    frame = _select(as_frame(results), measure, params)
+    kind, top = frame["kind"].iloc[0], float(frame["bound_high"].iloc[0])
+    if kind == "similarity" and not np.isfinite(top):
+        raise ValueError(f"{measure} is a similarity without an upper bound; its values "
+                         "cannot be read as distances for a model map")
+    rows, _, values = measure_matrix(frame, measure, rows=names, columns=names)
+    distances = top - values if kind == "similarity" else values
     np.fill_diagonal(distances, 0.0)
     distances = np.clip((distances + distances.T) / 2, 0.0, None)
     points = classical_mds(distances, 2)
@@ -113,7 +120,8 @@ def model_map(results, measure, *, params=None, kind=None, names=None):
         ax.annotate(name, (x, y), fontsize="x-small", xytext=(3, 3), textcoords="offset points")
     ax.set_xlabel("MDS 1")
     ax.set_ylabel("MDS 2")
-    ax.set_title(f"model map ({measure}, {'1 - value' if kind == 'similarity' else 'value'})")
+    ax.set_title(f"model map ({measure}, "
+                 f"{f'{top:g} - value' if kind == 'similarity' else 'value'})")
     ax.set_aspect("equal", adjustable="datalim")
     ax.legend(fontsize="small")
     return figure

@@ -75,13 +75,11 @@ def _default_figures(frame):
 
     At most :data:`MAX_DEFAULT_PANELS` heatmaps and as many curves.
     """
-    from ..measures import get, list_measures
     from ._common import measure_matrix
     from .curves import alignment_curve_from_results, target_rows
     from .heatmap import layer_heatmap, model_matrix
     from .mds import model_map
 
-    registered = {record.name for record in list_measures()}
     matrices, maps, heatmaps, curves = {}, {}, {}, {}
     for (measure, params), rows in frame.groupby(["measure", "params"], sort=False):
         names = list(dict.fromkeys([*rows["a"], *rows["b"]]))
@@ -92,16 +90,14 @@ def _default_figures(frame):
         matrices[label] = model_matrix(rows, measure)
         _, _, values = measure_matrix(rows, measure)
         off_diagonal = values[~np.eye(len(names), dtype=bool)]
-        if measure in registered and len(names) >= 3 and not np.isnan(off_diagonal).any():
+        if len(names) >= 3 and not np.isnan(off_diagonal).any():
             maps[f"model map, {label}"] = model_map(rows, measure)
         models = list(dict.fromkeys(n.split("/", 1)[0] for n in names if "/" in n))
         if len(models) >= 2 and not heatmaps:
             for other in models[1:MAX_DEFAULT_PANELS + 1]:
                 heatmaps[f"{label}: {models[0]} x {other}"] = layer_heatmap(
                     rows, models[0], other, measure, params=setting)
-        if measure not in registered:
-            continue
-        symmetric = get(measure, **setting).symmetric
+        symmetric = bool(rows["symmetric"].iloc[0])
         for target in (n for n in names if "/" not in n):
             layers = target_rows(rows, target, symmetric)["layer"]
             for model in models:
@@ -161,11 +157,12 @@ def report(results, path, *, title="repalign report", figures=None):
 
     Examples
     --------
-    >>> import pandas as pd, repalign, tempfile, os
-    >>> rows = pd.DataFrame({"a": ["m/1"], "b": ["m/2"], "measure": ["cka"],
-    ...                      "params": [{}], "value": [0.9]})
+    >>> import numpy as np, repalign, tempfile, os
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((30, 4))
+    >>> rows = repalign.grid({"m/1": X, "m/2": X ** 3}, ["cka"])
     >>> out = repalign.report(rows, os.path.join(tempfile.mkdtemp(), "report.html"))
-    >>> out.read_text().count("0.9") >= 1
+    >>> out.read_text().count("m/2") >= 1
     True
     """
     frame = as_frame(results)
