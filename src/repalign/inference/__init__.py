@@ -9,7 +9,7 @@ from .compare import compare
 from .crossval import CVResult, cross_validate
 from .multiple import fdr
 from .noise_ceiling import noise_ceiling, split_half_reliability
-from .rdm_test import rdm_permutation_test
+from .rdm_permutation import rdm_permutation_test
 
 __all__ = [
     "compare",
