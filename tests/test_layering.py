@@ -54,7 +54,7 @@ ALLOWED = {
     "extraction": {"store", "base"},
     "grid": {"measures", "inference", "store", "results", "base"},
     "viz": {"results", "base"},
-    "testing": {"measures", "base"},
+    "testing": {"measures", "streaming", "base"},
     "api": {"base", "datasets", "measures", "results", "inference", "store", "streaming",
             "extraction", "grid", "viz", "testing"},
     "studies": {"api", "datasets", "results", "viz"},

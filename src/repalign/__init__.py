@@ -21,6 +21,7 @@ from .inference import (
 )
 from .measures import (
     INVARIANCES,
+    Capabilities,
     Measure,
     MeasureInfo,
     Prepared,
@@ -70,6 +71,7 @@ __all__ = [
     # the contract
     "Measure",
     "Prepared",
+    "Capabilities",
     "MeasureInfo",
     "INVARIANCES",
     # warnings

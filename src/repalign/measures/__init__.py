@@ -17,7 +17,7 @@ from . import (  # noqa: F401  (registers the measures)
     shape,
     spectral,
 )
-from ._base import BLOCK_MEMORY, INVARIANCES, Measure, Prepared
+from ._base import BLOCK_MEMORY, INVARIANCES, Capabilities, Measure, Prepared
 from .behavior import triplet_accuracy, triplet_noise_ceiling
 from .registry import MeasureInfo, get, list_measures, measure, register
 from .rsa import compare_rdms
@@ -26,6 +26,7 @@ __all__ = [
     # contract
     "Measure",
     "Prepared",
+    "Capabilities",
     "INVARIANCES",
     "BLOCK_MEMORY",
     # registry and entry points
