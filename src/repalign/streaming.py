@@ -1,6 +1,6 @@
 """Measures on more stimuli than fit in memory: streamed moments and minibatch CKA.
 
-Linear CKA, CCA and the shape metrics (Procrustes, NBS, Bures) depend on two
+Linear CKA, CCA, ENSD and the shape metrics (Procrustes, NBS, Bures) depend on two
 representations only through their column means and their three feature x
 feature products ``X^T X``, ``Y^T Y`` and ``X^T Y``. :class:`CrossMoments`
 accumulates these over stimulus chunks read in step from both arrays, so memory
@@ -371,9 +371,11 @@ def streaming_measure(name: str, A, B, *, chunk_size: int | None = None, **param
 
     Parameters
     ----------
-    name : {"cka", "cca", "procrustes", "nbs", "bures", "shape_metric"}
-        ``cka`` with the linear kernel (biased or unbiased estimator), ``cca``
-        (``statistic`` "mean_r" or "mean_r2"), and the shape family.
+    name : str
+        A measure whose capabilities declare ``streaming``: ``cka`` with the
+        linear kernel (biased or unbiased estimator), ``cca`` (``statistic``
+        "mean_r" or "mean_r2"), ``ensd`` and the shape family (``procrustes``,
+        ``nbs``, ``bures``, ``shape_metric``).
     A, B : array of shape (n_stimuli, d) or (store, model, layer)
         NumPy arrays and memmaps, Zarr, Dask or torch arrays, or references to
         arrays of an :class:`~repalign.ActivationStore` (the store or its path,

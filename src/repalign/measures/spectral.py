@@ -1,5 +1,6 @@
-"""Spectral and statistical measures: eigenspace overlap, GULP, distance
-correlation and the affine-invariant Riemannian distance between Grams.
+"""Spectral and statistical measures: eigenspace overlap, GULP, the effective number
+of shared dimensions, distance correlation and the affine-invariant Riemannian
+distance between Grams.
 
 Each ``prepare`` keeps the spectral factors of one representation (an
 orthonormal basis with its eigenvalues, or a centred distance matrix), so
@@ -21,6 +22,7 @@ from ._kernels import (
     center_columns,
     double_center,
     flat_dot,
+    frobenius_inner,
     orthonormal_basis,
     require_variation,
     squared_distances,
@@ -29,7 +31,7 @@ from ._kernels import (
 from .cca import warn_if_subspaces_forced
 from .registry import register
 
-__all__ = ["EigenspaceOverlap", "GULP", "DistanceCorrelation", "Riemannian"]
+__all__ = ["EigenspaceOverlap", "GULP", "ENSD", "DistanceCorrelation", "Riemannian"]
 
 
 @register
@@ -208,6 +210,109 @@ class GULP(Measure):
         C = Wa.T @ Wb
         sq = a.data["sq_norm"] + b.data["sq_norm"] - 2 * flat_dot(C, C, xp)
         return xp.sqrt(xp.clip(sq, min=0))
+
+
+@register
+@dataclass(frozen=True)
+class ENSD(Measure):
+    """Effective number of shared dimensions (Giaffar, Rangel Buitrago & Rajan 2023).
+
+    With the centred stimulus Grams ``K = X_c X_c^T`` and ``L = Y_c Y_c^T``,
+
+    .. math::
+
+        \mathrm{ENSD}(X, Y) = \frac{\mathrm{tr} K \; \mathrm{tr} L \;
+            \mathrm{tr}(K L)}{\mathrm{tr}(K^2) \, \mathrm{tr}(L^2)}
+          = \mathrm{PR}(X)\, \mathrm{PR}(Y)\,
+            \mathrm{tr}\Big(\frac{K}{\mathrm{tr} K} \frac{L}{\mathrm{tr} L}\Big),
+
+    where ``PR(X) = (tr K)^2 / tr(K^2) = (sum_i lambda_i)^2 / sum_i lambda_i^2``
+    is the participation ratio of X's covariance eigenvalues ``lambda``. It
+    counts the dimensions the two representations share: ``ENSD(X, X) = PR(X)``,
+    and for two representations that each spread their variance evenly over k
+    dimensions, ``ENSD`` is the number of those dimensions they share (the sum
+    of their squared principal-angle cosines). With linear CKA,
+    ``ENSD = CKA * sqrt(PR(X) PR(Y))``, so ``0 <= ENSD <= sqrt(PR(X) PR(Y))``.
+
+    Notes
+    -----
+    ``prepare`` keeps the centred features (``d < n``) or the centred Gram,
+    with ``tr K = ||X_c||_F^2`` and ``tr(K^2) = ||X_c^T X_c||_F^2``; ``pair`` is
+    ``tr(KL) = ||X_c^T Y_c||_F^2``, O(n d_x d_y), as linear CKA. The streamed
+    form uses the same traces of the scatter matrices.
+
+    References
+    ----------
+    Giaffar, Rangel Buitrago & Rajan (2023). The effective number of shared
+    dimensions: a simple method for revealing shared structure between
+    datasets. bioRxiv 2023.07.27.550815.
+
+    Examples
+    --------
+    >>> import numpy as np, repalign
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((2000, 6)) * [1, 1, 1, 1, 0, 0]  # 4 even dimensions
+    >>> round(repalign.measure("ensd", X, X), 1)  # its participation ratio
+    4.0
+    >>> Q, _ = np.linalg.qr(rng.standard_normal((2, 2)))
+    >>> round(repalign.measure("ensd", X, 3 * X[:, :2] @ Q), 1)  # 2 of them, rotated
+    1.9
+    """
+
+    name = "ensd"
+    kind = "similarity"
+    references = (
+        "Giaffar, Rangel Buitrago & Rajan (2023). The effective number of shared dimensions: "
+        "a simple method for revealing shared structure between datasets. bioRxiv "
+        "2023.07.27.550815.",
+    )
+    cost = "prepare O(n d^2) (d < n) or O(n^2 d), pair O(n d_x d_y) or O(n^2)"
+    _stimulus_axes = {"features": (0,), "gram": (0, 1)}
+    capabilities = Capabilities(permutation=True, streaming=True)
+
+    @property
+    def invariances(self):
+        return ("orthogonal", "isotropic_scale", "translation", "permutation")
+
+    @property
+    def bounds(self):
+        return (0.0, math.inf)
+
+    @property
+    def identity(self):
+        return None  # ENSD(X, X) is the participation ratio of X
+
+    def _square_arrays(self, n: int, d: int) -> float:
+        return 0.0 if d < n else 2.0
+
+    def _prepare(self, X, xp):
+        Xc = center_columns(X, xp)
+        n, d = Xc.shape
+        data = {"features": Xc} if d < n else {"gram": Xc @ Xc.T}
+        trace = xp.sum(Xc * Xc)
+        if not float(trace) > 0:
+            raise ValueError("X does not vary across stimuli; ENSD is undefined")
+        return {**data, "trace": trace, "sq_trace": frobenius_inner(data, data, xp)}
+
+    def _pair(self, a: Prepared, b: Prepared, xp):
+        return self._value(a.data["trace"], b.data["trace"], frobenius_inner(a.data, b.data, xp),
+                           a.data["sq_trace"], b.data["sq_trace"])
+
+    @staticmethod
+    def _value(trace_a, trace_b, shared, sq_a, sq_b):
+        return trace_a * trace_b * shared / (sq_a * sq_b)
+
+    def _from_moments(self, moments):
+        """ENSD from the streamed scatter matrices: ``tr K = tr C_xx``,
+        ``tr(K^2) = ||C_xx||_F^2``, ``tr(KL) = ||C_xy||_F^2``."""
+        import numpy as np
+
+        Cxx, Cyy, Cxy = moments.covariances()
+        for label, C in (("X", Cxx), ("Y", Cyy)):
+            if not np.trace(C) > 0:
+                raise ValueError(f"{label} does not vary across stimuli; ENSD is undefined")
+        return self._value(np.trace(Cxx), np.trace(Cyy), flat_dot(Cxy, Cxy, np),
+                           flat_dot(Cxx, Cxx, np), flat_dot(Cyy, Cyy, np))
 
 
 @register
