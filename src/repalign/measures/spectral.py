@@ -221,10 +221,10 @@ class ENSD(Measure):
 
     .. math::
 
-        \mathrm{ENSD}(X, Y) = \frac{\mathrm{tr} K \; \mathrm{tr} L \;
-            \mathrm{tr}(K L)}{\mathrm{tr}(K^2) \, \mathrm{tr}(L^2)}
-          = \mathrm{PR}(X)\, \mathrm{PR}(Y)\,
-            \mathrm{tr}\Big(\frac{K}{\mathrm{tr} K} \frac{L}{\mathrm{tr} L}\Big),
+        \\mathrm{ENSD}(X, Y) = \\frac{\\mathrm{tr} K \\; \\mathrm{tr} L \\;
+            \\mathrm{tr}(K L)}{\\mathrm{tr}(K^2) \\, \\mathrm{tr}(L^2)}
+          = \\mathrm{PR}(X)\\, \\mathrm{PR}(Y)\\,
+            \\mathrm{tr}\\Big(\\frac{K}{\\mathrm{tr} K} \\frac{L}{\\mathrm{tr} L}\\Big),
 
     where ``PR(X) = (tr K)^2 / tr(K^2) = (sum_i lambda_i)^2 / sum_i lambda_i^2``
     is the participation ratio of X's covariance eigenvalues ``lambda``. It
