@@ -2,12 +2,13 @@
 
 A study module holds its science: a :class:`Study` subclass whose
 :meth:`~Study.measure` runs the experiment and returns an :class:`Outcome`
-(a tidy table plus whatever the figure needs), whose :meth:`~Study.checks`
-state the paper's claims against those numbers, and whose
+(a tidy table plus whatever the checks, figure and summary need), whose
+:meth:`~Study.checks` state the paper's claims against those numbers, and whose
 :meth:`~Study.figure`, :meth:`~Study.numbers` and :meth:`~Study.description`
-say what was run and found. The frame's :meth:`Study.run` does the rest for
-every study alike: settings, timing, the output folder and its three files
-(``results.csv``, ``figure.png``, ``summary.md``), and the
+say what was run and found; each of these four is called as
+``method(outcome, config)``, after ``measure``. The frame's :meth:`Study.run`
+does the rest for every study alike: settings, timing, the output folder and
+its three files (``results.csv``, ``figure.png``, ``summary.md``), and the
 :class:`StudyResult`.
 
 The settings of a run are a frozen dataclass, :class:`StudyConfig` extended by
@@ -85,8 +86,9 @@ class Outcome:
     table : pandas.DataFrame
         The tidy results, one row per condition and repetition (``results.csv``).
     details : mapping
-        Anything else the checks, figure or numbers need that is not a row of
-        the table (fitted curves, matrices, derived summaries).
+        Anything else the checks, figure, numbers or description need that is
+        not a row of the table (fitted curves, matrices, derived summaries,
+        sizes of the data such as the train and test images).
     """
 
     table: Any
@@ -185,8 +187,13 @@ class Study(ABC):
         """Markdown: the headline numbers (a table or a list)."""
 
     @abstractmethod
-    def description(self, config: StudyConfig) -> str:
-        """Markdown: what was run (data, models, measures, sizes, controls)."""
+    def description(self, outcome: Outcome, config: StudyConfig) -> str:
+        """Markdown: what was run (data, models, measures, sizes, controls).
+
+        Called after :meth:`measure`, so that sizes known only once the data
+        are loaded (train and test images, whether an optional file was found)
+        are read from ``outcome.details`` rather than worked out again.
+        """
 
     # ------------------------------------------------------------------ the frame
     def configure(self, *, quick: bool = False, seed: int = 0, **options) -> StudyConfig:
@@ -260,7 +267,7 @@ class Study(ABC):
         settings = ", ".join(f"{k}={v!r}" for k, v in config.settings().items())
         lines = [
             f"# {self.title}", "", f"Reproduces: {self.reference}", "",
-            "## What was run", "", self.description(config).strip(), "",
+            "## What was run", "", self.description(outcome, config).strip(), "",
             f"Settings: {settings}. {seconds:.0f} s on {platform.machine()} with repalign "
             f"{__version__}. Table: `results.csv` ({len(outcome.table)} rows); figure: "
             "`figure.png`.", "",

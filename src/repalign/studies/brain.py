@@ -280,10 +280,10 @@ class Brain(Study):
                     + " |" for r in table.itertuples()]
         return "\n".join(numbers)
 
-    def description(self, config):
+    def description(self, outcome, config):
         return (
             ("EfficientNet-Lite0's 16 blocks (mean-pooled, correlation-distance RDMs) and " if
-             _images(config).is_file() else "") +
+             outcome.details["have_images"] else "") +
             "the classic model RDMs of the 92-image set (Kriegeskorte et al. 2008) against "
             "human IT (4 subjects, session means), monkey IT and human similarity judgments "
             f"(16 subjects). Spearman rho; p from {config.n_permutations} stimulus "

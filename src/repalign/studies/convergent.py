@@ -197,14 +197,6 @@ def _compare(nets, config, *, n_images: int) -> list:
     return rows
 
 
-def _split_sizes(seed: int) -> tuple:
-    """Train and test images of the digits split of ``seed``."""
-    from ._nets import digits_split
-
-    X_train, X_test, _, _ = digits_split(seed=seed)
-    return len(X_train), len(X_test)
-
-
 def _summary(table):
     """Mean matched correlation (and CKA) per condition, layer and method."""
     return table.groupby(["condition", "layer", "method"], sort=False).agg(
@@ -324,7 +316,8 @@ class Convergent(Study):
                 for trained in (True, False) for r in range(config.n_nets)}
         table = pd.DataFrame(_compare(nets, config, n_images=len(split[1])))
         accuracy = np.mean([acc for (trained, _), (_, acc) in nets.items() if trained])
-        return Outcome(table, {"accuracy": accuracy})
+        return Outcome(table, {"accuracy": accuracy, "n_train": len(split[0]),
+                               "n_images": len(split[1])})
 
     def checks(self, outcome, config):
         return _checks(outcome.table)
@@ -351,8 +344,9 @@ class Convergent(Study):
             + ", ".join(f"{layer} {v:.1f}" for layer, v in units.mean().items()) + ".",
         ])
 
-    def description(self, config):
-        (n_train, n_images), seed = _split_sizes(config.seed), config.seed
+    def description(self, outcome, config):
+        n_train, n_images = outcome.details["n_train"], outcome.details["n_images"]
+        seed = config.seed
         width, n_nets, epochs = config.width, config.n_nets, config.epochs
         return f"""
 scikit-learn digits (8x8), split {n_train} train / {n_images} test (stratified,

@@ -591,7 +591,8 @@ class Dynamics(Study):
             ["part", "init_scale", "epoch", "layer", "target_alignment", "loss", "quantity",
              "source", "value"]]
         return Outcome(table, dict(training=training, pair=pair, fits=fits,
-                                   pair_classes=pair_classes, dx2=dx2, dy2=dy2))
+                                   pair_classes=pair_classes, dx2=dx2, dy2=dy2,
+                                   n_train_images=len(data[0]), n_eval_images=len(data[2])))
 
     def checks(self, outcome, config):
         training, pair, fits = (outcome.details[k] for k in ("training", "pair", "fits"))
@@ -644,16 +645,16 @@ class Dynamics(Study):
             + _two_point_lines(d["pair"], d["fits"], config.scales, d["pair_classes"],
                                d["dx2"], d["dy2"]) + [""] + _NOTES)
 
-    def description(self, config):
-        X, _, X_eval, _ = _data(config)[2]
+    def description(self, outcome, config):
+        n_train, n_eval = outcome.details["n_train_images"], outcome.details["n_eval_images"]
         scales = config.scales
         return f"""
 Bias-free ReLU MLPs 64 -> {config.width} x {DEPTH} -> 10, weights N(0, g^2 c / fan_in)
 (He initialisation times the init scale g), outputs centred at initialisation, trained by
 full-batch gradient descent on the squared error to one-hot targets, step
 lr = {LR0} x min(1, g^-{2 * DEPTH}). Target alignment: linear CKA between each hidden layer on
-{len(X_eval)} held-out digits and their one-hot targets, every {config.every} of
-{config.epochs} epochs on {len(X)} training digits. Two-point theory: the same network
+{n_eval} held-out digits and their one-hot targets, every {config.every} of
+{config.epochs} epochs on {n_train} training digits. Two-point theory: the same network
 trained for {config.pair_epochs} steps on one pair of digits of different classes; the
 pair's squared hidden distance h, output distance y and output alignment w recorded every
 {PAIR_EVERY} steps and van Rossem & Saxe's three-variable ODE fitted (two effective rates

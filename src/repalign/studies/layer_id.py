@@ -156,14 +156,6 @@ def _identify(reps, net_accuracy, config) -> tuple:
     return rows, matrices
 
 
-def _split_sizes(seed: int, test_size: float) -> tuple:
-    """Train and test images of the digits split of ``seed``."""
-    from ._nets import digits_split
-
-    X_train, X_test, _, _ = digits_split(test_size=test_size, seed=seed)
-    return len(X_train), len(X_test)
-
-
 @dataclass(frozen=True)
 class Config(StudyConfig):
     """Settings of the layer_id study (defaults: the full run).
@@ -230,7 +222,7 @@ class LayerId(Study):
                                               epochs=config.epochs)
         rows, matrices = _identify(reps, net_accuracy, config)
         return Outcome(pd.DataFrame(rows), {"matrices": matrices, "net_accuracy": net_accuracy,
-                                            "n": len(split[1])})
+                                            "n_train": len(split[0]), "n": len(split[1])})
 
     def checks(self, outcome, config):
         mean = outcome.table.groupby("measure", sort=False)["accuracy"].mean()
@@ -267,8 +259,8 @@ class LayerId(Study):
             f"{details['n']} stimuli, so CCA is not trivially 1 (it would be for d >= n).",
         ])
 
-    def description(self, config):
-        (n_train, n), seed = _split_sizes(config.seed, config.test_size), config.seed
+    def description(self, outcome, config):
+        n_train, n, seed = outcome.details["n_train"], outcome.details["n"], config.seed
         n_nets, width, depth, epochs = config.n_nets, config.width, config.depth, config.epochs
         measures = config.measures
         return f"""

@@ -143,14 +143,6 @@ def _compare(nets, config, *, n: int) -> list:
     return rows
 
 
-def _split_sizes(seed: int) -> tuple:
-    """Train and test images of the digits split of ``seed``."""
-    from ._nets import digits_split
-
-    X_train, X_test, _, _ = digits_split(seed=seed)
-    return len(X_train), len(X_test)
-
-
 def _checks(table, widths, chance):
     """The paper's claims, tested on the table."""
     full = table[table["view"] == "full/full"]
@@ -255,8 +247,9 @@ class Platonic(Study):
         table = pd.DataFrame(_compare(nets, config, n=n))
         accuracy = pd.DataFrame([(view, w, acc) for (view, w, _), (_, acc) in nets.items()],
                                 columns=["view", "width", "accuracy"])
-        return Outcome(table, {"chance": K / (n - 1), "n": n, "accuracy": accuracy.pivot_table(
-            index="width", columns="view", values="accuracy")})
+        return Outcome(table, {"chance": K / (n - 1), "n": n, "n_train": len(split[0]),
+                               "accuracy": accuracy.pivot_table(
+                                   index="width", columns="view", values="accuracy")})
 
     def checks(self, outcome, config):
         return _checks(outcome.table, config.widths, outcome.details["chance"])
@@ -285,8 +278,8 @@ class Platonic(Study):
             "seed pair of each width pair).",
         ])
 
-    def description(self, config):
-        (n_train, n), seed = _split_sizes(config.seed), config.seed
+    def description(self, outcome, config):
+        n_train, n, seed = outcome.details["n_train"], outcome.details["n"], config.seed
         widths, n_seeds, epochs = config.widths, config.n_seeds, config.epochs
         n_permutations = config.n_permutations
         return f"""

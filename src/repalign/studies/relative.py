@@ -256,14 +256,6 @@ def _stitching_rows(split, config) -> list:
     return rows
 
 
-def _split_sizes(seed: int) -> tuple:
-    """Train and test images of the digits split of ``seed``."""
-    from ._nets import digits_split
-
-    X_train, X_test, _, _ = digits_split(seed=seed)
-    return len(X_train), len(X_test)
-
-
 def _checks(table):
     """The paper's claims, tested on the table.
 
@@ -376,7 +368,7 @@ class Relative(Study):
         split = digits_split(seed=config.seed)
         table = pd.DataFrame(_stitching_rows(split, config))
         table["n_anchors"] = table["n_anchors"].astype("Int64")
-        return Outcome(table, {"n_test": len(split[1])})
+        return Outcome(table, {"n_train": len(split[0]), "n_test": len(split[1])})
 
     def checks(self, outcome, config):
         return _checks(outcome.table)
@@ -413,8 +405,9 @@ class Relative(Study):
                                                        inv["max_abs_change"])) + ".",
         ])
 
-    def description(self, config):
-        (n_train, n_test), seed = _split_sizes(config.seed), config.seed
+    def description(self, outcome, config):
+        n_train, n_test = outcome.details["n_train"], outcome.details["n_test"]
+        seed = config.seed
         widths, n_reps, anchor_counts = config.widths, config.n_reps, config.anchor_counts
         n_encoders, epochs = len(widths) * n_reps, config.epochs
         n_pairs = n_encoders * (n_encoders - 1)

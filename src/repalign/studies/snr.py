@@ -767,7 +767,7 @@ class SNR(Study):
     def numbers(self, outcome, config):
         return _numbers(outcome.table, outcome.details["curves"], config)
 
-    def description(self, config):
+    def description(self, outcome, config):
         return f"""
 Ensembles of networks trained on the same inputs, each member with its own noise on the
 targets; alignment = mean pairwise linear CKA (`repalign.get("cka")`, each member prepared

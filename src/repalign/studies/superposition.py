@@ -496,7 +496,7 @@ class Superposition(Study):
             "because the control is not monosemantic, not because the SAE misbehaves.",
         ])
 
-    def description(self, config):
+    def description(self, outcome, config):
         n_models, toy_steps, sae_steps, n_eval = (config.n_models, config.toy_steps,
                                                   config.sae_steps, config.n_eval)
         return f"""

@@ -201,7 +201,7 @@ class Triplets(Study):
             "14-25 trials), as in Hebart et al. (2020).",
         ])
 
-    def description(self, config):
+    def description(self, outcome, config):
         layers = ("output layer" if config.minilm_layers == MINILM_LAYERS[-1:] else
                   "layers " + ", ".join(config.minilm_layers))
         return (
