@@ -130,5 +130,7 @@ def test_study_errors(tmp_path):
     assert unknown.exit_code == 2 and "expected one of snr" in unknown.output
     wrong = runner.invoke(app, ["study", "triplets", "--images", str(tmp_path)])
     assert wrong.exit_code == 2 and "only the brain study takes images" in wrong.output
+    from repalign import studies
+
     with pytest.raises(ValueError, match="study must be one of"):
-        repalign.studies.run("nope")
+        studies.run("nope")

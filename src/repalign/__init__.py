@@ -96,10 +96,6 @@ _LAZY = {
 
 
 def __getattr__(name):
-    if name == "studies":  # a subpackage, imported on first use
-        import importlib
-
-        return importlib.import_module("repalign.studies")
     if name in _LAZY:
         import importlib
 

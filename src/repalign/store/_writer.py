@@ -18,9 +18,10 @@ from ._arrays import _as_numpy, _cast
 from ._attributes import _hash_update
 
 if TYPE_CHECKING:
-    import zarr
+    from collections.abc import Callable
+    from pathlib import Path
 
-    from .activations import ActivationStore
+    import zarr
 
 __all__ = ["ActivationWriter"]
 
@@ -42,9 +43,9 @@ class ActivationWriter:
     finalized : bool
     """
 
-    def __init__(self, store: ActivationStore, model: str, layer: str, array: zarr.Array,
-                 attrs: dict):
-        self._store = store
+    def __init__(self, folder: Path, check_writable: Callable[[str], None], model: str,
+                 layer: str, array: zarr.Array, attrs: dict):
+        self._check_writable = check_writable  # the store's: open and not read-only
         self._array = array
         self._attrs = attrs
         self.model = model
@@ -54,7 +55,7 @@ class ActivationWriter:
         self.n_chunks = math.ceil(self.n_stimuli / self.chunk_size)
         self.dtype = np.dtype(array.dtype)
         self.finalized = False
-        self._folder = store._dir(model, layer)
+        self._folder = folder
 
     def __repr__(self) -> str:
         return (f"ActivationWriter(model={self.model!r}, layer={self.layer!r}, "
@@ -72,7 +73,7 @@ class ActivationWriter:
         return int(index)
 
     def _check_active(self, action: str) -> None:
-        self._store._check_writable(action)
+        self._check_writable(action)
         if self.finalized:
             raise ValueError(
                 f"cannot {action}: the writer for model={self.model!r}, "

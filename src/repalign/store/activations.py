@@ -501,4 +501,5 @@ class ActivationStore(Store):
             for tmp in folder.rglob(f".*{_TMP_SUFFIX}"):  # left by a killed writer
                 tmp.unlink(missing_ok=True)
             array = self._open_array(model, layer, "r+")
-        return ActivationWriter(self, model, layer, array, user)
+        return ActivationWriter(self._dir(model, layer), self._check_writable, model, layer,
+                                array, user)
