@@ -84,10 +84,12 @@ def to_numpy(x, xp=None) -> np.ndarray:
 def floating_dtype(xp, dtype):
     """The floating dtype an input of ``dtype`` is computed in.
 
-    Real floating dtypes are kept (float32 stays float32); integers and booleans
-    become float64, the library default.
+    float32 and float64 are kept; half precision (float16, bfloat16) becomes
+    float32, as its 11-bit (8-bit) mantissa cannot hold the sums and products
+    of a comparison (its sums overflow at 65504, and linear algebra libraries
+    do not support it); integers and booleans become float64, the library default.
     """
     if xp.isdtype(dtype, "real floating"):
-        return dtype
+        return dtype if xp.finfo(dtype).bits >= 32 else xp.float32
     return xp.float64
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,10 +17,15 @@ import array_api_compat
 import numpy as np
 
 from ._array_api import floating_dtype, namespace_and_device, to_numpy
+from .exceptions import DegenerateWarning
 
 __all__ = [
     "check_representation",
     "check_pair",
+    "check_variation",
+    "check_magnitude",
+    "rescaled",
+    "constant_columns",
     "check_held_out",
     "check_indices",
     "check_finite",
@@ -70,7 +76,7 @@ def check_representation(X, name: str = "X", *, min_stimuli: int = 3):
     X : array of shape (n_stimuli, n_features)
         Any array of a library supported by array-api-compat, or anything
         NumPy can convert. Integer and boolean inputs become float64;
-        float32 stays float32.
+        float32 stays float32; float16 and bfloat16 become float32.
     name : str, default="X"
         The argument name used in error messages.
     min_stimuli : int, default=3
@@ -111,6 +117,135 @@ def check_representation(X, name: str = "X", *, min_stimuli: int = 3):
         raise ValueError(f"{name} has no features (shape {tuple(X.shape)})")
     check_finite(X, name, xp)
     return X
+
+
+#: A representation whose centred values are within this many times their rounding
+#: error does not vary across stimuli (a dead layer stored in float32).
+ROUNDING_FLOOR = 4.0
+#: Below this many times their rounding error, centred values keep fewer than 3 digits.
+FEW_DIGITS = 1e3
+#: Rows read by the quick pass of :func:`check_variation`.
+_SAMPLE_ROWS = 1024
+
+
+def _variation(X, xp):
+    """Per column: the centred sum of squares and the rounding noise bound, in units of max|X|.
+
+    Columns whose stored values are all equal contribute no rounding noise
+    (their stored values are equal: centred, they are 0); every other column ``j`` may carry an
+    error of ``eps * max_i |X_ij|`` in each of its ``n`` entries.
+    """
+    top = float(xp.max(xp.abs(X)))
+    if top == 0.0:
+        zeros = xp.zeros(X.shape[1], dtype=X.dtype)
+        return zeros, zeros
+    Z = X / top
+    varies = xp.astype(xp.any(X != X[0:1, :], axis=0), X.dtype)  # exact: stored values
+    centred = Z - xp.mean(Z, axis=0, keepdims=True)
+    sum_sq = varies * xp.sum(centred * centred, axis=0)
+    eps = float(xp.finfo(X.dtype).eps)
+    noise_sq = varies * X.shape[0] * (eps * xp.max(xp.abs(Z), axis=0)) ** 2
+    return sum_sq, noise_sq
+
+
+def check_variation(X, name: str, xp) -> None:
+    """Refuse a representation that varies only by rounding; warn when few digits remain.
+
+    With ``S`` the norm of the column-centred ``X`` and ``N`` the bound on its
+    rounding error (``eps`` of the dtype times each varying column's largest
+    magnitude, over its ``n`` entries), ``S <= 4 N`` means the stimuli differ
+    only by rounding: a dead layer (a constant ReLU block, a bias-only output)
+    stored in float32, on which every measure would compare noise (linear CKA
+    and CCA of two such layers come out near 1). ``S < 1000 N`` (a large
+    common offset in float32) leaves fewer than three significant digits in
+    the variation, and a :class:`~repalign.DegenerateWarning` says so.
+
+    A strided sample of at most 1024 rows is examined first; the whole
+    representation only when the sample is not clearly varying.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` does not vary across stimuli beyond rounding (exactly constant
+        included); the message starts with ``name``.
+    """
+    step = max(1, X.shape[0] // _SAMPLE_ROWS)
+    if step > 1:
+        sum_sq, noise_sq = _variation(X[::step, :], xp)
+        if float(xp.sum(sum_sq)) > (10 * FEW_DIGITS) ** 2 * float(xp.sum(noise_sq)):
+            return
+    sum_sq, noise_sq = _variation(X, xp)
+    signal, noise = math.sqrt(float(xp.sum(sum_sq))), math.sqrt(float(xp.sum(noise_sq)))
+    if signal <= ROUNDING_FLOOR * noise:
+        detail = (f"all {X.shape[0]} rows are equal" if signal == 0 else
+                  f"its rows differ by {signal / noise:.2g} times the rounding error of "
+                  f"{X.dtype} at most: a constant (dead) layer stored with rounding")
+        raise ValueError(
+            f"{name} does not vary across stimuli ({detail}); it carries no information "
+            "about the stimuli, so no comparison of it is meaningful. Drop it (check for "
+            "dead units or a collapsed layer)"
+        )
+    if signal < FEW_DIGITS * noise:
+        warnings.warn(
+            f"{name} varies across stimuli by only {signal / noise:.3g} times the rounding "
+            f"error of its values in {X.dtype} (a large common offset, or a nearly constant "
+            f"layer): its variation keeps about {math.log10(signal / noise):.1f} significant "
+            "digits, and so does the result. Subtract the offset before storing it, or "
+            "store float64", DegenerateWarning, stacklevel=4,
+        )
+
+
+def constant_columns(X, xp) -> list[int]:
+    """Indices of the columns that do not vary across stimuli beyond rounding.
+
+    A column is constant when its centred values are within ``ROUNDING_FLOOR``
+    times its rounding error (``eps * max|X_j|`` per entry), exactly equal
+    values included: a dead unit stored in float32 is constant, not a unit
+    whose noise a correlation would read as signal.
+    """
+    sum_sq, noise_sq = _variation(X, xp)
+    constant = sum_sq <= ROUNDING_FLOOR ** 2 * noise_sq
+    if not bool(xp.any(constant)):
+        return []
+    return np.flatnonzero(to_numpy(constant, xp)).tolist()
+
+
+def check_magnitude(X, name: str, xp) -> None:
+    """Refuse values whose powers overflow or underflow the dtype.
+
+    Measures that are not scale-invariant compute sums of squares of the
+    values, and some squares of squares (squared distances compared by their
+    squared differences): ``max|X|^4 * n * d`` must stay below the dtype's
+    largest finite number, and ``max|X|^4`` above its smallest normal number
+    times 1e4 (or they lose their digits in subnormals). In float64 that
+    allows magnitudes from about 1e-76 to 1e76.
+    """
+    top = float(xp.max(xp.abs(X)))
+    info = xp.finfo(X.dtype)
+    if top == 0.0:
+        return
+    largest = (float(info.max) / math.prod(X.shape)) ** 0.25
+    smallest = (float(info.smallest_normal) * 1e4) ** 0.25
+    if not smallest <= top <= largest:
+        raise ValueError(
+            f"{name} has values of magnitude up to {top:.3g}, outside [{smallest:.2g}, "
+            f"{largest:.2g}], where the powers this measure computes overflow or underflow "
+            f"{X.dtype}; rescale it (this measure is not scale-invariant, so the unit matters)"
+        )
+
+
+def rescaled(X, xp):
+    """``X`` divided by the power of two nearest its largest magnitude (exact).
+
+    Dividing by a power of two changes no digit of any value (barring
+    subnormals), so a scale-invariant measure gives the same value, while
+    values of 1e150 or 1e-150 no longer overflow or underflow when squared.
+    """
+    top = float(xp.max(xp.abs(X)))
+    if top == 0.0:
+        return X
+    _, exponent = math.frexp(top)
+    return X * math.ldexp(1.0, -exponent) if exponent else X
 
 
 def check_pair(X, Y, *, min_stimuli: int = 3, names: tuple[str, str] = ("X", "Y")):

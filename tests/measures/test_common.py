@@ -35,6 +35,7 @@ VARIANTS = [
     ("svcca", {"dims": 3}),
     ("shape_metric", {"alpha": 0.0}),
     ("shape_metric", {"alpha": 0.5, "distance": "euclidean"}),
+    ("shape_metric", {"alpha": 0.5}),
     ("permutation_metric", {"distance": "euclidean"}),
     ("cycle_knn", {"k": 6}),
     ("cknna", {"k": 2}),

@@ -311,9 +311,9 @@ def test_linear_regression_warns_when_x_spans_every_direction():
 def test_rejects_a_constant_representation_with_rounding_prone_values(name):
     X, _ = _data(40, 5, 5)
     const = np.full((40, 3), 0.1)
-    with pytest.raises(ValueError, match=rf"^X does not vary across stimuli .*; {name} is"):
+    with pytest.raises(ValueError, match=r"^X does not vary across stimuli \(all 40 rows"):
         repalign.measure(name, const, X)
-    with pytest.raises(ValueError, match=rf"^Y does not vary across stimuli .*; {name} is"):
+    with pytest.raises(ValueError, match=r"^Y does not vary across stimuli \(all 40 rows"):
         repalign.measure(name, X, const)
 
 

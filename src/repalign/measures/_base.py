@@ -17,7 +17,16 @@ import numpy as np
 
 from .._array_api import namespace_and_device, to_numpy
 from .._memory import check_square_memory
-from .._validation import Interval, Options, check_indices, check_pair, check_representation
+from .._validation import (
+    Interval,
+    Options,
+    check_indices,
+    check_magnitude,
+    check_pair,
+    check_representation,
+    check_variation,
+    rescaled,
+)
 from ._rdm import resample_condensed
 
 __all__ = ["Capabilities", "Measure", "Prepared", "INVARIANCES", "BLOCK_MEMORY", "DTYPE"]
@@ -604,8 +613,22 @@ class Measure(ABC):
         return a, b, xp
 
     def _prepared(self, X, name: str = "X") -> Prepared:
+        """The state of a validated ``X`` (``name``: its argument name in errors).
+
+        Before the measure's own ``_prepare``: the cast to the ``dtype``
+        parameter; the refusal of a representation that does not vary beyond
+        rounding (:func:`~repalign._validation.check_variation`); for a
+        scale-invariant measure an exact rescaling by a power of two (so 1e150
+        or 1e-150 neither overflow nor underflow), for the others the refusal of
+        values whose squares would; and the memory check of n x n states.
+        """
         xp, device = namespace_and_device(X)
         X = self._cast_input(X, xp)
+        check_variation(X, name, xp)
+        if "isotropic_scale" in self.invariances:
+            X = rescaled(X, xp)
+        else:
+            check_magnitude(X, name, xp)
         n_square = self._square_arrays(*X.shape)
         if n_square:
             check_square_memory(self.name, X.shape[0], n_square,

@@ -27,7 +27,6 @@ __all__ = [
     "orthonormal_basis",
     "frobenius_inner",
     "flat_dot",
-    "require_variation",
     "whiten_scatter",
 ]
 
@@ -317,20 +316,6 @@ def frobenius_inner(a: dict, b: dict, xp):
 def flat_dot(a, b, xp):
     """``sum(a * b)`` over all entries, as one BLAS dot (no temporary of a's size)."""
     return xp.vecdot(xp.reshape(a, (-1,)), xp.reshape(b, (-1,)))
-
-
-def require_variation(X, xp, measure: str) -> None:
-    """Raise ``ValueError`` if every row of ``X`` is the same stimulus pattern.
-
-    Such a representation says nothing about the stimuli, so no comparison of
-    it is meaningful, even where a formula would still return a number. The
-    test is exact (rows bitwise equal), so it needs no tolerance.
-    """
-    if not bool(xp.any(X != X[:1, :])):
-        raise ValueError(
-            f"X does not vary across stimuli (all {X.shape[0]} rows are equal); "
-            f"{measure} is undefined"
-        )
 
 
 #: Eigenvalues of a scatter matrix below this fraction of its largest are taken as 0.

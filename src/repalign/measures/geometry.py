@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from .._array_api import to_numpy
 from .._validation import Interval, Options
 from ._base import Capabilities, Measure, Prepared
-from ._kernels import flat_dot, orthonormal_basis, require_variation, squared_distances
+from ._kernels import flat_dot, orthonormal_basis, squared_distances
 from ._rdm import RDM_METRICS, condensed_rdm, resample_condensed
 from ._references import RESI, SIMILARITY_SURVEY
 from .registry import register
@@ -56,7 +56,6 @@ class _StatisticDifference(Measure):
         """The statistic of a validated, varying ``X`` (a 0-d array)."""
 
     def _prepare(self, X, xp):
-        require_variation(X, xp, self.name)
         return {"statistic": self._statistic(X, xp)}
 
     def _pair(self, a: Prepared, b: Prepared, xp):
@@ -272,7 +271,6 @@ class RSMNormDifference(Measure):
         return (0.0, math.inf)
 
     def _prepare(self, X, xp):
-        require_variation(X, xp, self.name)
         return {"rdm": condensed_rdm(X, self.rdm, xp)}
 
     def _pair(self, a: Prepared, b: Prepared, xp):
@@ -357,7 +355,6 @@ class AlignedCosine(Measure):
         return (-1.0, 1.0)
 
     def _prepare(self, X, xp):
-        require_variation(X, xp, self.name)
         norms = _row_norms(X, xp, self.name)
         n, d = X.shape
         if d > n:

@@ -30,17 +30,18 @@ from itertools import accumulate
 import numpy as np
 from array_api_compat import device
 
-from .._array_api import namespace_and_device, to_numpy
+from .._array_api import namespace_and_device
 from .._validation import (
     Interval,
     Options,
     check_held_out,
     check_pair,
     check_representation,
+    constant_columns,
 )
 from ..exceptions import DegenerateWarning
 from ._base import Capabilities, Measure, Prepared
-from ._kernels import center_columns, orthonormal_basis, require_variation
+from ._kernels import center_columns, orthonormal_basis
 from ._references import KORNBLITH, RESI, SIMILARITY_SURVEY
 from .registry import register
 
@@ -83,14 +84,6 @@ def kfold_blocks(n: int, cv: int, seed: int | None):
     order = None if seed is None else np.random.RandomState(seed).permutation(n)
     sizes = [n // cv + (f < n % cv) for f in range(cv)]
     return order, tuple(accumulate(sizes, initial=0))
-
-
-def _constant_columns(X, xp) -> list[int]:
-    """Indices of the columns whose values are all equal (exactly)."""
-    constant = xp.all(X == X[:1, :], axis=0)
-    if not bool(xp.any(constant)):
-        return []
-    return np.flatnonzero(to_numpy(constant, xp)).tolist()
 
 
 class _PositiveGrid:
@@ -255,7 +248,6 @@ class _CrossValidated(_Predictor):
 
     def _prepare(self, X, xp):
         n = X.shape[0]
-        require_variation(X, xp, self.name)
         order, bounds = kfold_blocks(n, self.cv, self.seed)
         smallest = n - max(b - a for a, b in zip(bounds, bounds[1:]))
         if smallest < _MIN_TRAINING_STIMULI:
@@ -269,7 +261,7 @@ class _CrossValidated(_Predictor):
             X = xp.take(X, xp.asarray(order, device=device(X)), axis=0)
         Xc = center_columns(X, xp)
         data = {"target": Xc, "target_ss": xp.sum(Xc * Xc, axis=0),
-                "constant_units": tuple(_constant_columns(X, xp)), "bounds": bounds}
+                "constant_units": tuple(constant_columns(X, xp)), "bounds": bounds}
         for f, (start, stop) in enumerate(zip(bounds, bounds[1:])):
             train = xp.concat([Xc[:start, :], Xc[stop:, :]], axis=0)
             data.update(self._predictor_state(f, train, Xc[start:stop, :], xp))
@@ -281,8 +273,8 @@ class _CrossValidated(_Predictor):
             raise ValueError(
                 f"Y (the target) has {len(constant)} unit(s) that do not vary across stimuli "
                 f"(columns {list(constant[:10])}{' ...' if len(constant) > 10 else ''}); "
-                f"their {self.score} score is undefined. Drop constant units first, e.g. "
-                "Y[:, Y.std(axis=0) > 0]."
+                f"their {self.score} score is undefined (a unit whose variation is at the "
+                "rounding level of its values is constant). Drop those units first."
             )
         Y, ss = b.data["target"], b.data["target_ss"]
         bounds = a.data["bounds"]
@@ -308,7 +300,7 @@ class _CrossValidated(_Predictor):
 
     def _held_out_score(self, pred, Y_test, xp):
         """The mean over units of the score on the held-out stimuli alone."""
-        constant = _constant_columns(Y_test, xp)
+        constant = constant_columns(Y_test, xp)
         if constant:
             raise ValueError(
                 f"Y_test has {len(constant)} unit(s) constant across the held-out stimuli "
@@ -708,7 +700,6 @@ class LinearRegression(_Predictor):
         return ("orthogonal", "isotropic_scale", "translation", "permutation")
 
     def _prepare(self, X, xp):
-        require_variation(X, xp, self.name)
         U, S, _ = orthonormal_basis(center_columns(X, xp), xp)
         return {"basis": U, "sv": S}
 

@@ -150,7 +150,10 @@ class _ShapeBase(Measure):
     @property
     def invariances(self):
         inv = ("orthogonal", "translation", "permutation")
-        if self._distance != "euclidean":
+        # The partial-whitening gain alpha S + (1 - alpha) is homogeneous in the
+        # singular values S only at alpha = 0 or 1: in between, the angle depends on
+        # the scale (as netrep's LinearMetric).
+        if self._distance != "euclidean" and self._alpha in (0, 1):
             inv += ("isotropic_scale",)
         if self._alpha == 0 and self._distance != "euclidean":
             inv += ("invertible_linear",)

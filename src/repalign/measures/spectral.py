@@ -24,7 +24,6 @@ from ._kernels import (
     flat_dot,
     frobenius_inner,
     orthonormal_basis,
-    require_variation,
     squared_distances,
     u_center,
 )
@@ -98,7 +97,6 @@ class EigenspaceOverlap(Measure):
         return ("orthogonal", "isotropic_scale", "permutation", "invertible_linear")
 
     def _prepare(self, X, xp):
-        require_variation(X, xp, self.name)
         U, _, _ = orthonormal_basis(X, xp)
         return {"basis": U}
 
@@ -197,7 +195,6 @@ class GULP(Measure):
         return (0.0, math.inf)
 
     def _prepare(self, X, xp):
-        require_variation(X, xp, self.name)
         U, S, _ = orthonormal_basis(center_columns(X, xp), xp)
         e = S * S / xp.sum(S * S)
         f = e / (e + self.lam)
@@ -399,7 +396,6 @@ class DistanceCorrelation(Measure):
         return (-1.0, 1.0) if self.estimator == "unbiased" else (0.0, 1.0)
 
     def _prepare(self, X, xp):
-        require_variation(X, xp, self.name)
         n = X.shape[0]
         # The diagonal of the squared distances is 0 only up to rounding, which the
         # square root would blow up to sqrt(eps) * scale: set it to 0 exactly.
@@ -511,7 +507,6 @@ class Riemannian(Measure):
         return (0.0, math.inf)
 
     def _prepare(self, X, xp):
-        require_variation(X, xp, self.name)
         n, d = X.shape
         U, S, _ = orthonormal_basis(X, xp)
         e = S * S / d
