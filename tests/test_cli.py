@@ -22,6 +22,11 @@ def test_help_lists_the_commands_with_examples():
         assert "Example" in out and f"repalign {command}" in out
 
 
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output == f"repalign {repalign.__version__}\n"
+
+
 def test_measures_lists_every_measure():
     result = runner.invoke(app, ["measures"])
     assert result.exit_code == 0
@@ -69,7 +74,7 @@ def test_extract_errors(tmp_path):
     (tmp_path / "w.txt").write_text("a\nb\n")
     remote = runner.invoke(app, ["extract", "-m", "sentence-transformers/all-MiniLM-L6-v2",
                                  "-s", str(tmp_path / "w.txt"), "--store", str(tmp_path / "s")])
-    assert remote.exit_code == 2 and "never downloads" in remote.output
+    assert remote.exit_code == 1 and "never downloads" in remote.output
 
 
 def test_compare_prints_values_and_statistics(tmp_path):
@@ -88,7 +93,7 @@ def test_compare_prints_values_and_statistics(tmp_path):
     assert stats.exit_code == 0 and "PairResult: cka" in stats.output and "p " in stats.output
     bad = runner.invoke(app, ["compare", str(tmp_path / "a.npy"), str(tmp_path / "b.npy"),
                               "-m", "nope"])
-    assert bad.exit_code == 2 and "Unknown measure 'nope'" in bad.output
+    assert bad.exit_code == 1 and "Unknown measure 'nope'" in bad.output
     missing = runner.invoke(app, ["compare", str(tmp_path / "x.npy"), str(tmp_path / "b.npy")])
     assert missing.exit_code != 0 and "no such file" in missing.output
 
@@ -112,13 +117,13 @@ def test_grid_then_report(tmp_path):
     assert "data:image/png;base64" in (tmp_path / "r.html").read_text()
     bad = runner.invoke(app, ["grid", str(tmp_path / "acts.zarr"), "-m", "cka", "--results",
                               str(tmp_path / "results.db"), "--pairs", "some"])
-    assert bad.exit_code == 2 and "pairs" in bad.output
+    assert bad.exit_code == 1 and "pairs" in bad.output
 
 
 def test_study_runs_and_prints_its_checks(tmp_path):
     result = runner.invoke(app, ["study", "brain", "--quick", "--out", str(tmp_path),
                                  "--images", str(tmp_path / "absent.mat")])
-    assert result.exit_code == 2 and "no such file" in result.output
+    assert result.exit_code == 1 and "does not exist" in result.output
     result = runner.invoke(app, ["study", "brain", "--quick", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "[PASS] human and monkey IT RDMs match" in result.output
@@ -127,9 +132,9 @@ def test_study_runs_and_prints_its_checks(tmp_path):
 
 def test_study_errors(tmp_path):
     unknown = runner.invoke(app, ["study", "nope"])
-    assert unknown.exit_code == 2 and "expected one of snr" in unknown.output
+    assert unknown.exit_code == 1 and "study must be one of snr" in unknown.output
     wrong = runner.invoke(app, ["study", "triplets", "--images", str(tmp_path)])
-    assert wrong.exit_code == 2 and "only the brain study takes images" in wrong.output
+    assert wrong.exit_code == 1 and "has no option(s) ['images']" in wrong.output
     from repalign import studies
 
     with pytest.raises(ValueError, match="study must be one of"):

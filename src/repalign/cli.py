@@ -1,14 +1,119 @@
-"""The ``repalign`` command line: a thin typer shell over the public functions."""
+"""The ``repalign`` command line: a thin typer shell over the public functions.
+
+Errors. A misuse ends with one line on stderr, ``error: ...``, naming the argument
+or option, and no traceback:
+
+- exit code 2 for a usage error: an unknown or missing option, a value of the wrong
+  form, a path that is not the kind of thing the command reads or writes (a folder
+  where a file is expected, a file that is not a ``.npy`` array, ...);
+- exit code 1 when the library refuses the values given (its ``ValueError``,
+  ``TypeError``, ``OSError`` or :class:`repalign.InsufficientMemoryError`, whose
+  messages name the offending argument).
+
+Any other exception is a bug: one line says so, and ``repalign --debug ...`` shows
+its full traceback (``--debug`` also shows the traceback behind any ``error:`` line).
+"""
 
 from __future__ import annotations
 
+import ast
+import contextlib
+import importlib
+import re
+import tempfile
+import traceback
 from pathlib import Path
-from typing import List, Optional
+from typing import List, NoReturn, Optional
 
 import numpy as np
 import typer
+from typer.core import TyperGroup
+
+from . import InsufficientMemoryError
+
+#: The exceptions by which the library (and the operating system) refuse the values
+#: given; anything else escaping a command is a bug.
+USER_ERRORS = (ValueError, TypeError, OSError, InsufficientMemoryError)
+
+# The click exceptions typer raises: those of its own copy of click (typer >= 0.2x) or
+# of click itself (older typer), wherever typer.BadParameter comes from.
+_click_errors = importlib.import_module(typer.BadParameter.__module__)
+_ClickException, _UsageError = _click_errors.ClickException, _click_errors.UsageError
+_NO_ARGS_IS_HELP = tuple(getattr(_click_errors, name) for name in ("NoArgsIsHelpError",)
+                         if hasattr(_click_errors, name))
+
+_MEASURE_SYNTAX = "NAME or NAME:KEY=VALUE[,KEY=VALUE...] (see repalign measures)"
+
+
+class _ArgumentError(Exception):
+    """A library error about one command-line argument: ``error: NAME: message``."""
+
+    def __init__(self, name: str, error: BaseException):
+        super().__init__(f"{name}: {_describe(error)}")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _describe(error: BaseException) -> str:
+    """The message of ``error`` on one line; an ``OSError`` as ``reason: path``."""
+    if isinstance(error, OSError) and error.strerror and error.filename is not None:
+        paths = [str(p) for p in (error.filename, error.filename2) if p is not None]
+        return _one_line(f"{error.strerror}: {' -> '.join(paths)}")
+    return _one_line(str(error)) or type(error).__name__
+
+
+def _usage_message(error) -> str:
+    """A usage error on one line: ``--option: expected ...; got ...`` for the command's own
+    checks, typer's message otherwise, with where to read the usage."""
+    if type(error) is typer.BadParameter and isinstance(error.param_hint, str):
+        message = f"{error.param_hint}: {error.message}"
+    else:
+        message = error.format_message()
+    ctx = getattr(error, "ctx", None)
+    if isinstance(error, _UsageError) and ctx is not None:
+        message = f"{message.rstrip('.')} (see '{ctx.command_path} --help')"
+    return _one_line(message)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+class _Group(TyperGroup):
+    """The app's command group: the one place where errors become one ``error:`` line."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except _NO_ARGS_IS_HELP:
+            raise
+        except _ClickException as error:  # the app's own options, e.g. --bogus
+            _fail(_usage_message(error), error.exit_code)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, *_NO_ARGS_IS_HELP):
+            raise
+        except _ClickException as error:  # usage errors of the commands
+            _fail(_usage_message(error), error.exit_code)
+        except (_ArgumentError, *USER_ERRORS) as error:
+            if ctx.params.get("debug"):
+                traceback.print_exception(error)
+            _fail(_describe(error), 1)
+        except Exception as error:  # a bug
+            if ctx.params.get("debug"):
+                traceback.print_exception(error)
+                _fail(f"internal error: {type(error).__name__}: {_describe(error)}", 1)
+            _fail(f"internal error ({type(error).__name__}: {_describe(error)}); rerun with "
+                  f"'repalign --debug ...' to see the traceback, and please report it", 1)
+
 
 app = typer.Typer(
+    cls=_Group,
     name="repalign",
     help="Representational alignment between networks, brains and behaviour.",
     no_args_is_help=True,
@@ -16,18 +121,142 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"repalign {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    debug: bool = typer.Option(False, "--debug",
+                               help="Show the full Python traceback of an error."),
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                 help="Print the version and exit."),
+) -> None:
+    """Representational alignment between networks, brains and behaviour."""
+
+
+@contextlib.contextmanager
+def _about(name: str):
+    """Name the argument ``name`` in the message of a library error raised inside."""
+    try:
+        yield
+    except USER_ERRORS as error:
+        raise _ArgumentError(name, error) from error
+
+
+def _reject(hint: str, expected: str, got: str) -> NoReturn:
+    raise typer.BadParameter(f"expected {expected}; got {got}", param_hint=hint)
+
+
+def _what(path: Path) -> str:
+    """What is at ``path``, for a message: ``a folder /x``, ``no such file /x``, ..."""
+    if path.is_dir():
+        return f"a folder {path}"
+    if path.exists():
+        return f"a file {path}"
+    return f"no such file or folder {path}"
+
+
+def _input_file(path: Path, hint: str, expected: str) -> Path:
+    """``path`` if it is an existing file; else a usage error for ``hint``."""
+    if not path.is_file():
+        _reject(hint, expected, _what(path))
+    return path
+
+
+def _output(path: Path, hint: str, expected: str, *, folder: bool) -> Path:
+    """``path`` if the command can write its output there (a file, or a folder).
+
+    Refuses the wrong kind of thing already at ``path``, a path under a file, and a
+    path whose nearest existing folder cannot be written, before any work is done.
+    """
+    if path.exists() and path.is_dir() != folder:
+        _reject(hint, expected, _what(path))
+    nearest = path if path.is_dir() else path.parent
+    while not nearest.exists() and nearest != nearest.parent:
+        nearest = nearest.parent
+    if not nearest.is_dir():
+        _reject(hint, expected, f"{path}, a path under the file {nearest}")
+    try:
+        tempfile.TemporaryFile(dir=nearest).close()
+    except OSError as error:
+        _reject(hint, expected, f"{path}, in the folder {nearest}, which cannot be written "
+                                f"({error.strerror or error})")
+    return path
+
+
+def _head(path: Path, hint: str, expected: str) -> bytes:
+    """The first bytes of the file ``path`` (a ``.npy`` file's magic string, if it is one);
+    a usage error if ``path`` is not a readable file."""
+    _input_file(path, hint, expected)
+    try:
+        with open(path, "rb") as file:
+            return file.read(len(np.lib.format.MAGIC_PREFIX))
+    except OSError as error:
+        _reject(hint, expected, f"an unreadable file {path} ({_describe(error)})")
+
+
+def _read_array(path: Path, hint: str, expected: str) -> np.ndarray:
+    """The array in the ``.npy`` file ``path``; a usage error for anything else."""
+    head = _head(path, hint, expected)
+    if not head:
+        _reject(hint, expected, f"an empty file {path}")
+    if head != np.lib.format.MAGIC_PREFIX:
+        _reject(hint, expected, f"{path}, a file not in NumPy .npy format")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, EOFError, OSError) as error:
+        _reject(hint, expected, f"{path}, a .npy file that cannot be read ({_describe(error)})")
+
+
 def _read_stimuli(path: Path):
     """Stimuli from a file: ``.npy`` (an array, batched along axis 0) or text, one per line."""
-    if not path.exists():
-        raise typer.BadParameter(f"no such file: {path}", param_hint="--stimuli")
-    if path.suffix == ".npy":
-        return np.load(path, allow_pickle=False)
-    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
-    stimuli = [line for line in lines if line]
+    hint = "--stimuli"
+    expected = "a .npy array (stimuli along axis 0) or a text file with one stimulus per line"
+    if _head(path, hint, expected) == np.lib.format.MAGIC_PREFIX or path.suffix == ".npy":
+        data = _read_array(path, hint, expected)
+        if data.ndim == 0:
+            _reject(hint, expected, f"{path}, a 0-d array (a single value)")
+        return data
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        _reject(hint, expected, f"{path}, a binary file that is neither .npy nor UTF-8 text")
+    stimuli = [line.strip() for line in text.splitlines() if line.strip()]
     if not stimuli:
-        raise typer.BadParameter(f"{path} holds no stimuli (no non-empty line)",
-                                 param_hint="--stimuli")
+        _reject(hint, expected, f"{path}, a text file that holds no stimuli (no non-empty line)")
     return stimuli
+
+
+def _measure_spec(text: str) -> tuple[str, dict]:
+    """``(name, params)`` of ``NAME`` or ``NAME:KEY=VALUE,...``, checked by ``repalign.get``.
+
+    Values are Python literals (``5``, ``0.5``, ``None``, ``(1, 2)``), else strings.
+    """
+    import repalign
+
+    name, _, rest = text.partition(":")
+    params = {}
+    if rest.strip():
+        for item in re.split(r",(?=\s*[A-Za-z_]\w*\s*=)", rest):
+            key, equals, value = (part.strip() for part in item.partition("="))
+            if not equals or not key.isidentifier():
+                _reject("--measure", _MEASURE_SYNTAX, repr(text))
+            try:
+                params[key] = ast.literal_eval(value)
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                params[key] = value
+    with _about("--measure"):
+        repalign.get(name.strip(), **params)
+    return name.strip(), params
+
+
+_MEASURE_HELP = ("Measure, as NAME or NAME:KEY=VALUE,... (e.g. cka:kernel=rbf); repeat for "
+                 "more. See repalign measures.")
 
 
 @app.command()
@@ -61,14 +290,15 @@ def extract(
     import repalign
 
     data = _read_stimuli(stimuli)
-    with repalign.ActivationStore(store, mode="a") as out:
-        try:
-            arrays = repalign.extract(model, data, layers=layers, pool=pool,
-                                      batch_size=batch_size, device=device, store=out,
-                                      name=name or model, stimulus_set=stimuli.name)
-        except (ValueError, TypeError) as err:
-            typer.echo(f"Error: {err}", err=True)
-            raise typer.Exit(code=2) from None
+    _output(store, "--store", "an activation store folder (existing, or new)", folder=True)
+    with _about("--model"):
+        loaded = repalign.load_model(model)
+    with _about("--store"):
+        out = repalign.ActivationStore(store, mode="a")
+    with out:
+        arrays = repalign.extract(loaded, data, layers=layers, pool=pool,
+                                  batch_size=batch_size, device=device, store=out,
+                                  name=name or model, stimulus_set=stimuli.name)
     for layer, array in arrays.items():
         typer.echo(f"{name or model}  {layer}  {tuple(array.shape)}")
 
@@ -91,9 +321,10 @@ def measures() -> None:
 
 @app.command()
 def compare(
-    a: Path = typer.Argument(..., help="First representation, .npy (n_stimuli, n_features)."),
-    b: Path = typer.Argument(..., help="Second representation, same stimuli in the same order."),
-    measure: List[str] = typer.Option(["cka"], "--measure", "-m", help="Measure; repeat for more."),
+    a: Path = typer.Argument(..., help="First representation X, .npy (n_stimuli, n_features)."),
+    b: Path = typer.Argument(..., help="Second representation Y, same stimuli in the same "
+                                       "order."),
+    measure: List[str] = typer.Option(["cka"], "--measure", "-m", help=_MEASURE_HELP),
     permutations: int = typer.Option(0, "--permutations", min=0,
                                      help="Permutations for a p-value (0: none)."),
     bootstrap: int = typer.Option(0, "--bootstrap", min=0,
@@ -104,28 +335,25 @@ def compare(
 
     Example:
 
-        repalign compare A.npy B.npy -m cka -m rsa --permutations 1000
+        repalign compare A.npy B.npy -m cka -m rsa:compare=pearson --permutations 1000
     """
     import repalign
 
-    X, Y = (np.load(_existing(path, name), allow_pickle=False)
-            for path, name in ((a, "A"), (b, "B")))
-    for name in measure:
-        try:
-            if permutations or bootstrap:
-                typer.echo(repr(repalign.compare(X, Y, name, n_permutations=permutations,
-                                                 n_bootstrap=bootstrap, seed=seed)))
-            else:
-                typer.echo(f"{name}  {repalign.measure(name, X, Y):.6g}")
-        except (ValueError, TypeError) as err:
-            typer.echo(f"Error: {err}", err=True)
-            raise typer.Exit(code=2) from None
+    specs = [(text, *_measure_spec(text)) for text in measure]
+    expected = "a .npy array of shape (n_stimuli, n_features)"
+    X, Y = _read_array(a, "A", expected), _read_array(b, "B", expected)
+    for text, name, params in specs:
+        if permutations or bootstrap:
+            typer.echo(repr(repalign.compare(X, Y, name, n_permutations=permutations,
+                                             n_bootstrap=bootstrap, seed=seed, **params)))
+        else:
+            typer.echo(f"{text}  {repalign.measure(name, X, Y, **params):.6g}")
 
 
 @app.command()
 def grid(
     store: Path = typer.Argument(..., help="Activation store (Zarr directory)."),
-    measure: List[str] = typer.Option(..., "--measure", "-m", help="Measure; repeat for more."),
+    measure: List[str] = typer.Option(..., "--measure", "-m", help=_MEASURE_HELP),
     results: Path = typer.Option(..., "--results", help="Result store (SQLite); resumed."),
     pairs: str = typer.Option("all", "--pairs", help="all | across_models | within_model"),
     executor: str = typer.Option("serial", "--executor", help="serial | threads | dask"),
@@ -142,14 +370,18 @@ def grid(
     """
     import repalign
 
-    with repalign.ActivationStore(_existing(store, "STORE"), mode="r") as reps, \
-            repalign.ResultStore(results) as out:
-        try:
-            result = repalign.grid(reps, list(measure), pairs=pairs, executor=executor,
-                                   scheduler=scheduler, results=out)
-        except (ValueError, TypeError) as err:
-            typer.echo(f"Error: {err}", err=True)
-            raise typer.Exit(code=2) from None
+    specs = [_measure_spec(text) for text in measure]
+    _output(results, "--results", "a result store file (existing, or new)", folder=False)
+    with _about("STORE"):
+        reps = repalign.ActivationStore(store, mode="r")
+    with reps:
+        with _about("--results"):
+            out = repalign.ResultStore(results)
+        with out:
+            result = repalign.grid(reps, [(name, params) if params else name
+                                          for name, params in specs],
+                                   pairs=pairs, executor=executor, scheduler=scheduler,
+                                   results=out)
     typer.echo(f"{len(result.to_dataframe())} results in {results}")
 
 
@@ -167,7 +399,8 @@ def report(
     """
     import repalign
 
-    path = repalign.report(_existing(results, "RESULTS"), output, title=title)
+    _output(output, "--output", "the path of an HTML file to write", folder=False)
+    path = repalign.report(results, output, title=title)
     typer.echo(f"report written to {path}")
 
 
@@ -186,6 +419,9 @@ def demo(
     """
     from . import demo as main_job
 
+    _output(out, "--out", "an output folder", folder=True)
+    if images is not None:
+        _input_file(images, "--images", "the file Kriegeskorte_Neuron2008_supplementalData.mat")
     main_job.run(out, quick=quick, images=images)
 
 
@@ -209,27 +445,17 @@ def study(
     """
     from . import studies
 
-    if name not in studies.STUDIES:
-        raise typer.BadParameter(f"expected one of {', '.join(studies.STUDIES)}; got {name!r}",
-                                 param_hint="NAME")
-    options = {}
-    if images is not None:
-        if name != "brain":
-            raise typer.BadParameter(f"only the brain study takes images; got study {name!r}",
-                                     param_hint="--images")
-        options["images"] = _existing(images, "--images")
-    result = studies.run(name, out, quick=quick, seed=seed, **options)
+    with _about("NAME"):
+        chosen = studies.get(name)
+    options = {} if images is None else {"images": images}
+    _output(Path(f"study-{name}") if out is None else out, "--out", "an output folder",
+            folder=True)
+    result = chosen.run(out, quick=quick, seed=seed, **options)
     for check in result.checks:
         typer.echo(str(check))
     typer.echo(f"{len(result.table)} rows in {result.paths['results']}; figure "
                f"{result.paths['figure']}; summary {result.paths['summary']} "
                f"({result.seconds:.0f} s)")
-
-
-def _existing(path: Path, name: str) -> Path:
-    if not path.exists():
-        raise typer.BadParameter(f"no such file or directory: {path}", param_hint=name)
-    return path
 
 
 def main() -> None:
