@@ -6,8 +6,10 @@ Each representation is prepared once per measure, then the tiles of the plan
 states for CKA and RSA, a loop over ``pair`` otherwise), on one of three executors:
 ``"serial"`` (this thread), ``"threads"`` (a :mod:`concurrent.futures` thread
 pool; measures are stateless, and NumPy's BLAS releases the GIL) or ``"dask"``
-(a ``dask.distributed`` cluster). Rows are written to a result store as soon as
-they are computed, and rows already stored are not computed again.
+(a ``dask.distributed`` cluster). Rows are written to a result store tile by
+tile in the plan's order, whatever the executor (so the store lists the
+representations in the grid's order), and rows already stored are not computed
+again.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import os
 import sys
 import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,13 +54,16 @@ def grid(reps, measures, pairs="all", executor: str = "serial", scheduler=None,
     Parameters
     ----------
     reps : ActivationStore or dict of str to array
-        The representations, all of the same stimuli in the same order. From an
-        :class:`~repalign.ActivationStore`, every complete array, named
-        ``"model/layer"``, identified by its stored ``content_hash`` and read
-        once per measure; from a dict, name -> array of shape
-        ``(n_stimuli, n_features)``, identified by the SHA-256 of its values
-        (:func:`array_hash`, equal to the store's ``content_hash``). The model of
-        a name is the part before its first "/", else the whole name.
+        The representations, all of the same stimuli in the same order, in the
+        order the grid and its rows keep. From an
+        :class:`~repalign.ActivationStore`, every complete array in the store's
+        order (the order the arrays were created: a network's layers in depth
+        order), named ``"model/layer"``, identified by its ``content_hash`` and
+        read once per measure; from a dict, name -> array of shape
+        ``(n_stimuli, n_features)`` in the dict's order, identified by the
+        SHA-256 of its values (:func:`array_hash`, equal to the store's
+        ``content_hash``). The model of a name is the part before its first "/",
+        else the whole name.
     measures : list of str or (str, dict)
         Measure names, or ``(name, params)`` pairs for configured measures.
     pairs : {"all", "across_models", "within_model"} or list of (str, str), default="all"
@@ -76,8 +81,10 @@ def grid(reps, measures, pairs="all", executor: str = "serial", scheduler=None,
         Where rows are kept (:class:`~repalign.ResultStore`; a path is opened and
         closed here). A pair whose row is stored already, identified by the two
         content hashes, the measure and its parameters, is not computed again
-        (whatever statistics the stored row has); each new row is written as
-        soon as it is computed, so a killed run resumes where it stopped.
+        (whatever statistics the stored row has); new rows are written tile by
+        tile, in the plan's order, as soon as their tile and the tiles before it
+        are computed, so a killed run resumes where it stopped and the store's
+        rows list the representations in the grid's order.
     stats : None or dict, default=None
         Statistics for every pair: ``n_permutations`` (1000), ``n_bootstrap``
         (1000), ``seed`` (0) and ``ci`` (0.95), as in :func:`repalign.compare`,
@@ -88,7 +95,8 @@ def grid(reps, measures, pairs="all", executor: str = "serial", scheduler=None,
     Returns
     -------
     GridResult
-        One row per computed or stored pair; ``to_dataframe()`` and ``to_xarray()``.
+        One row per computed or stored pair, in the plan's order (the order of
+        ``reps``); ``to_dataframe()`` and ``to_xarray()``.
 
     Raises
     ------
@@ -232,7 +240,7 @@ class _Source:
                 self.hashes = list(pool.map(array_hash, arrays))
             self.load = arrays.__getitem__
         elif hasattr(reps, "list") and hasattr(reps, "read") and hasattr(reps, "attrs"):
-            keys = reps.list()
+            keys = reps.list()  # in the store's order: the order its arrays were created
             if not keys:
                 raise ValueError("grid: reps must hold at least one representation; got an "
                                  "ActivationStore with no complete array")
@@ -451,7 +459,7 @@ def _run_threads(m, source, tile_list, stats, emit):
                                            [arrays[r] for r in needed])))
         futures = [pool.submit(_pair_values, m, tile.pairs, states, arrays, stats,
                                source.hashes) for tile in tile_list]
-        for future in as_completed(futures):
+        for future in futures:  # in the plan's order, as the serial executor
             for values in future.result():
                 emit(*values)
 
@@ -489,8 +497,6 @@ def _dask_client(scheduler):
 
 def _run_dask(client, m, source, tile_list, stats, emit):
     """Scatter each array once, prepare it where it lies, pair tiles of futures."""
-    from dask.distributed import as_completed as dask_completed
-
     needed = _needed(tile_list)
     arrays = dict(zip(needed, client.scatter([source.load(r) for r in needed], hash=False)))
     states = {r: client.submit(_prepare, m, arrays[r], pure=False) for r in needed}
@@ -500,7 +506,7 @@ def _run_dask(client, m, source, tile_list, stats, emit):
                       stats, source.hashes, pure=False)
         for tile in tile_list
     ]
-    for future in dask_completed(futures):
+    for future in futures:  # in the plan's order, as the serial executor
         for values in future.result():
             emit(*values)
 

@@ -2,8 +2,8 @@
 
 This module's one job is what an activation array records about itself: the
 SHA-256 :func:`content_hash` of its values, the user attributes (validated and
-JSON-normalised, with the reserved and the identity names), and the creation
-time and repalign version.
+JSON-normalised, with the reserved and the identity names), the creation time
+(which orders a store's arrays) and the repalign version.
 """
 
 from __future__ import annotations
@@ -11,6 +11,9 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import re
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,7 +22,8 @@ import numpy as np
 __all__ = ["content_hash"]
 
 #: Attributes repalign sets itself; users cannot pass them.
-_RESERVED = ("model", "layer", "dtype", "content_hash", "created", "repalign_version", "complete")
+_RESERVED = ("model", "layer", "dtype", "content_hash", "created", "created_ns",
+             "repalign_version", "complete")
 #: Attributes that describe what was computed; a resumed writer must repeat them.
 _IDENTITY = ("pooling", "stimulus_set", "stimulus_ids")
 
@@ -112,8 +116,43 @@ def _check_stimulus_ids(ids: Any, n_stimuli: int) -> list:
     return list(ids)
 
 
-def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+_clock = threading.Lock()
+_last_ns = 0
+
+
+def _creation_time() -> tuple[int, str]:
+    """``(created_ns, created)``: now, in nanoseconds since the epoch and in ISO 8601 (UTC).
+
+    ``created_ns`` increases strictly from one call to the next within a process
+    (even when the system clock steps back or ticks coarsely), so the arrays one
+    process creates are ordered as it created them; ``created`` is the same
+    instant to the second.
+    """
+    global _last_ns
+    with _clock:
+        _last_ns = max(time.time_ns(), _last_ns + 1)
+        ns = _last_ns
+    iso = datetime.datetime.fromtimestamp(ns // 10**9, datetime.timezone.utc)
+    return ns, iso.isoformat(timespec="seconds")
+
+
+def _natural(text: str) -> tuple:
+    """Sort key reading runs of digits as numbers: ``"blocks.2"`` before ``"blocks.10"``."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part)
+                 for part in re.split(r"(\d+)", text) if part)
+
+
+def _order_key(attrs: Mapping, model: str, layer: str) -> tuple:
+    """Where an array comes in its store's listing: the order in which arrays were created.
+
+    Arrays record ``created`` (to the second) and, since repalign records it,
+    ``created_ns``; arrays of older stores without ``created_ns`` that share a
+    second come in natural order of their names.
+    """
+    created_ns = attrs.get("created_ns")
+    return (str(attrs.get("created") or ""),
+            created_ns if isinstance(created_ns, int) else -1,
+            _natural(model), _natural(layer))
 
 
 def _version() -> str:

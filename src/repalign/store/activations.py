@@ -32,7 +32,7 @@ import zarr
 
 from ._arrays import _as_numpy, _cast, _check_count, _check_dtype
 from ._atomic import _TMP_SUFFIX, _AtomicLocalStore
-from ._attributes import _IDENTITY, _check_attrs, _now, _version, content_hash
+from ._attributes import _IDENTITY, _check_attrs, _creation_time, _order_key, _version, content_hash
 from ._base import Store
 from ._layout import (
     _FORMAT_VERSION,
@@ -64,7 +64,9 @@ class ActivationStore(Store):
     Its attributes record ``model``, ``layer``, ``pooling``, ``dtype``,
     ``stimulus_set`` (an id of the stimulus set), ``stimulus_ids`` (one per row, or
     None), ``content_hash`` (see :func:`content_hash`), ``created`` (ISO 8601, UTC,
-    when the array was started), ``repalign_version`` and any user attributes
+    when the array was started) and ``created_ns`` (the same instant in
+    nanoseconds, strictly increasing within a process: the array's place in the
+    store's order), ``repalign_version`` and any user attributes
     (JSON-serialisable values).
 
     Parameters
@@ -92,6 +94,15 @@ class ActivationStore(Store):
     arrays are not listed and cannot be read; ``writer`` with the same shape
     resumes them. The chunks already written are the chunk files present, so
     progress is recorded as soon as a chunk is.
+
+    **Order.** The store keeps the order in which its arrays were created:
+    :meth:`list` gives them in that order (for an extraction, the network's order
+    of its layers, ``blocks.2`` before ``blocks.10``), and so do a grid of the
+    store and its figures. The order is recorded in each array (``created``,
+    ``created_ns``), so it survives closing and reopening; a deleted array created
+    again comes last. Arrays of stores written before ``created_ns`` was recorded
+    are ordered by ``created`` (to the second), then by their names in natural
+    order.
 
     **Names.** Model and layer names are any non-empty strings, with ``.`` and
     ``/`` allowed (``"encoder.layer.0"``, ``"runs/resnet50"``); on disk they are
@@ -227,17 +238,21 @@ class ActivationStore(Store):
             config={"write_empty_chunks": True},
         )
 
-    def _iter_arrays(self):
-        """(model, layer, complete) for every array in the store."""
-        for model_dir in sorted(self.path.iterdir()):
+    def _arrays(self, complete: bool) -> list[tuple[str, str]]:
+        """(model, layer) of the complete (or incomplete) arrays, in creation order."""
+        found = []
+        for model_dir in self.path.iterdir():
             if not model_dir.is_dir() or model_dir.name.startswith("."):
                 continue
-            for layer_dir in sorted(model_dir.iterdir()):
+            for layer_dir in model_dir.iterdir():
                 meta = _read_json(layer_dir / "zarr.json") if layer_dir.is_dir() else None
                 if meta is None or meta.get("node_type") != "array":
                     continue
                 attrs = meta.get("attributes", {})
-                yield attrs.get("model"), attrs.get("layer"), bool(attrs.get("complete"))
+                model, layer = attrs.get("model"), attrs.get("layer")
+                if bool(attrs.get("complete")) == complete:
+                    found.append((_order_key(attrs, model, layer), model, layer))
+        return [(model, layer) for _, model, layer in sorted(found)]
 
     def _empty_trash(self) -> None:
         shutil.rmtree(self.path / _TRASH, ignore_errors=True)
@@ -253,23 +268,29 @@ class ActivationStore(Store):
     # --- reading -----------------------------------------------------------------------
 
     def list(self) -> list[tuple[str, str]]:
-        """The (model, layer) pairs of the complete arrays, sorted.
+        """The (model, layer) pairs of the complete arrays, in the order they were created.
+
+        Not sorted by name: the order is the order in which the arrays were
+        started (:meth:`writer` or :meth:`add`), which for an extraction is the
+        network's order of its layers (``blocks.2`` before ``blocks.10``). It is
+        recorded in the arrays, so a reopened store lists them in the same order.
+        See the class Notes.
 
         Returns
         -------
         list of (str, str)
         """
         self._check_open()
-        return sorted((m, layer) for m, layer, complete in self._iter_arrays() if complete)
+        return self._arrays(complete=True)
 
     def incomplete(self) -> list[tuple[str, str]]:
-        """The (model, layer) pairs of arrays started but not finalized, sorted.
+        """The (model, layer) pairs of arrays started but not finalized, in creation order.
 
         These are interrupted extractions: resume them with :meth:`writer` (same
         shape, chunking and dtype) or remove them with :meth:`delete`.
         """
         self._check_open()
-        return sorted((m, layer) for m, layer, complete in self._iter_arrays() if not complete)
+        return self._arrays(complete=False)
 
     def __contains__(self, key: object) -> bool:
         """``(model, layer) in store``: whether a complete array is stored."""
@@ -327,8 +348,8 @@ class ActivationStore(Store):
         -------
         dict
             ``model``, ``layer``, ``pooling``, ``dtype``, ``stimulus_set``,
-            ``stimulus_ids``, ``content_hash``, ``created``, ``repalign_version``
-            and the user attributes.
+            ``stimulus_ids``, ``content_hash``, ``created``, ``created_ns``,
+            ``repalign_version`` and the user attributes.
         """
         meta = self._complete_meta(model, layer)
         return {k: v for k, v in meta["attributes"].items() if k != "complete"}
@@ -445,7 +466,8 @@ class ActivationStore(Store):
         -----
         On resume, :meth:`ActivationWriter.done_chunks` says which chunks are on
         disk; other user attributes given now replace the stored ones at
-        :meth:`ActivationWriter.finalize`.
+        :meth:`ActivationWriter.finalize`. A new array takes its place in the
+        store's order (:meth:`list`) now; a resumed one keeps its place.
         """
         self._check_writable("write")
         _check_name(model, "model")
@@ -462,10 +484,11 @@ class ActivationStore(Store):
                 self._discard(folder)
             zarr.open_group(store=self._zstore, path=encode_name(model), mode="a",
                             zarr_format=3)
+            created_ns, created = _creation_time()
             attributes = {
                 "model": model, "layer": layer, "dtype": str(dt), "content_hash": None,
-                "created": _now(), "repalign_version": _version(), "complete": False,
-                **user,
+                "created": created, "created_ns": created_ns,
+                "repalign_version": _version(), "complete": False, **user,
             }
             array = zarr.create_array(
                 store=self._zstore, name=self._rel(model, layer),

@@ -17,7 +17,11 @@ def layer_heatmap(results, model_a, model_b, measure, *, params=None):
 
     Representations are named ``"model/layer"`` (as an ActivationStore lists
     them); rows are the layers of ``model_a``, columns those of ``model_b``,
-    each in order of first appearance in the results.
+    each in the order of the result rows (of first appearance in them), never
+    sorted by name. A grid's rows, and the rows it stores in a ResultStore, list
+    the representations in the grid's order: an ActivationStore's order, the
+    order its arrays were created (a network's layers by depth, ``blocks.2``
+    before ``blocks.10``), so the diagonal reads as depth.
 
     Parameters
     ----------
