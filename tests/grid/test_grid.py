@@ -527,3 +527,37 @@ def test_two_processes_running_the_same_grid_store_each_row_once(tmp_path):
     merged = stored.merge(expected, on=["a", "b", "measure"], suffixes=("", "_serial"))
     assert len(merged) == len(expected)
     np.testing.assert_allclose(merged["value"], merged["value_serial"], atol=1e-12)
+
+
+# ---------------------------------------------------------------------- activation stores
+def test_a_store_of_unequal_stimulus_counts_is_refused_before_computing(tmp_path, count_calls):
+    with repalign.ActivationStore(tmp_path / "acts", mode="a") as acts:
+        for name, X in make_reps(L=3).items():
+            acts.add(*name.split("/"), X)
+        acts.add("short", "l", X40[:30])
+        acts.add("short", "m", X40[:30])
+    with repalign.ActivationStore(tmp_path / "acts") as acts, pytest.raises(
+            ValueError, match=r"arrays of the ActivationStore hold different numbers of "
+                              r"stimuli: 40 in 'a/l0', 'b/l1', 'a/l2'; 30 in 'short/l', "
+                              r"'short/m'; every representation must hold the same stimuli"):
+        repalign.grid(acts, ["cka"], results=tmp_path / "results.db")
+    assert count_calls == {"prepare": 0, "pair": 0, "block_pairs": 0}
+    assert not (tmp_path / "results.db").exists()
+
+
+@pytest.mark.parametrize("field, first, second, match", [
+    ("stimulus_set", "cats", "dogs",
+     r"record different stimulus_set: 'cats' in 'a/x'; 'dogs' in 'b/x'"),
+    ("stimulus_ids", list(range(40)), list(range(40))[::-1],
+     r"record different stimulus_ids: \[0, 1, 2, .*\.\.\. in 'a/x'; \[39, 38, .* in 'b/x'"),
+])
+def test_a_store_of_other_stimuli_is_refused(tmp_path, count_calls, field, first, second,
+                                             match):
+    with repalign.ActivationStore(tmp_path / "acts", mode="a") as acts:
+        acts.add("a", "x", X40, **{field: first})
+        acts.add("b", "x", X40 ** 2, **{field: second})
+        acts.add("c", "x", X40 ** 3)  # records nothing: not compared
+    with repalign.ActivationStore(tmp_path / "acts") as acts, \
+            pytest.raises(ValueError, match=match):
+        repalign.grid(acts, ["cka"])
+    assert count_calls["prepare"] == 0

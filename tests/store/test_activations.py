@@ -456,3 +456,13 @@ def test_add_failing_midway_leaves_nothing(store, X, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         store.add("m", "l", X, chunk_size=4)
     assert store.list() == [] and store.incomplete() == []
+
+
+# --- shapes ------------------------------------------------------------------------------
+
+
+def test_shape_is_read_from_the_metadata(store, X):
+    store.add("m", "l", X[:7])
+    assert store.shape("m", "l") == (7, 4)
+    with pytest.raises(ValueError, match="no activations for model='m', layer='x'"):
+        store.shape("m", "x")

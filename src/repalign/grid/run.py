@@ -103,7 +103,8 @@ def grid(reps, measures, pairs="all", executor: str = "serial", scheduler=None,
     TypeError
         If ``reps``, ``measures``, ``pairs`` or ``stats`` has the wrong type.
     ValueError
-        If ``reps`` is empty or its arrays differ in stimuli, a measure is
+        If ``reps`` is empty, its arrays differ in stimuli (their counts, or the
+        ``stimulus_set`` or ``stimulus_ids`` an ActivationStore records), a measure is
         unknown, ``pairs`` selects nothing or names an unknown representation,
         ``executor`` is unknown, a ``scheduler`` is given without
         ``executor="dask"``, or a statistic is out of range.
@@ -213,7 +214,12 @@ def pair_seed(seed: int, hash_a: str, hash_b: str, measure: str, params: str) ->
 
 # ---------------------------------------------------------------------- inputs
 class _Source:
-    """Names, content hashes and loading of the representations of a grid."""
+    """Names, content hashes and loading of the representations of a grid.
+
+    Everything a grid checks about its representations is checked here, before
+    anything is computed: that they hold the same stimuli (their counts, and the
+    ``stimulus_set`` and ``stimulus_ids`` an ActivationStore records).
+    """
 
     def __init__(self, reps):
         if isinstance(reps, dict):
@@ -245,12 +251,56 @@ class _Source:
                 raise ValueError("grid: reps must hold at least one representation; got an "
                                  "ActivationStore with no complete array")
             self.names = [f"{model}/{layer}" for model, layer in keys]
-            self.hashes = [reps.attrs(*key)["content_hash"] for key in keys]
+            _check_stimulus_counts(reps, keys, self.names)
+            attrs = [reps.attrs(*key) for key in keys]
+            _check_stimulus_ids(attrs, self.names)
+            self.hashes = [a["content_hash"] for a in attrs]
             self.load = lambda i: reps.read(*keys[i])
         else:
             raise TypeError("grid: reps must be an ActivationStore or a dict of name -> array; "
                             f"got {type(reps).__name__}")
         self.models = [model_of(n) for n in self.names]
+
+
+def _check_stimulus_counts(store, keys, names) -> None:
+    """Refuse arrays of an ActivationStore of unequal stimulus counts (read from metadata)."""
+    counts = [int((store.shape(*key) if hasattr(store, "shape") else store.read(*key).shape)[0])
+              for key in keys]
+    if len(set(counts)) > 1:
+        raise ValueError(
+            "grid: the arrays of the ActivationStore hold different numbers of stimuli: "
+            f"{_grouped(counts, names)}; every representation must hold the same stimuli in "
+            "the same order (grid the arrays of one stimulus set, e.g. from a dict of them)")
+
+
+def _check_stimulus_ids(attrs, names) -> None:
+    """Refuse arrays whose recorded ``stimulus_set`` or ``stimulus_ids`` differ.
+
+    Arrays that record none (None) are not compared.
+    """
+    for field in ("stimulus_set", "stimulus_ids"):
+        values = [a.get(field) for a in attrs]
+        recorded = [(v, n) for v, n in zip(values, names) if v is not None]
+        if len({repr(v) for v, _ in recorded}) > 1:
+            shown = _grouped([repr(v) if len(repr(v)) <= 60 else repr(v)[:57] + "..."
+                              for v, _ in recorded], [n for _, n in recorded])
+            raise ValueError(
+                f"grid: the arrays of the ActivationStore record different {field}: "
+                f"{shown}; every representation must hold the same stimuli in the same "
+                "order")
+
+
+def _grouped(values, names, shown: int = 5) -> str:
+    """``"20 in 'a/x', 'b/x' and 15 in 'c/x'"``: the names of each value."""
+    groups: dict = {}
+    for value, name in zip(values, names):
+        groups.setdefault(value, []).append(name)
+    parts = []
+    for value, members in groups.items():
+        listed = ", ".join(repr(m) for m in members[:shown])
+        more = f" and {len(members) - shown} more" if len(members) > shown else ""
+        parts.append(f"{value} in {listed}{more}")
+    return "; ".join(parts)
 
 
 def _check_stats(stats):

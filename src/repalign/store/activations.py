@@ -354,6 +354,16 @@ class ActivationStore(Store):
         meta = self._complete_meta(model, layer)
         return {k: v for k, v in meta["attributes"].items() if k != "complete"}
 
+    def shape(self, model: str, layer: str) -> tuple[int, int]:
+        """The shape ``(n_stimuli, n_features)`` of one complete array, read from its metadata.
+
+        Returns
+        -------
+        tuple of (int, int)
+        """
+        n_stimuli, n_features = self._complete_meta(model, layer)["shape"]
+        return int(n_stimuli), int(n_features)
+
     # --- writing -----------------------------------------------------------------------
 
     def add(self, model: str, layer: str, array, *, dtype="float32", chunk_size=None,
