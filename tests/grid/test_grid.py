@@ -561,3 +561,26 @@ def test_a_store_of_other_stimuli_is_refused(tmp_path, count_calls, field, first
             pytest.raises(ValueError, match=match):
         repalign.grid(acts, ["cka"])
     assert count_calls["prepare"] == 0
+
+
+def test_a_store_array_changed_outside_repalign_is_computed_again(tmp_path):
+    """The stored hash is not trusted once a chunk file changed: the pair is recomputed."""
+    import zarr
+
+    reps = make_reps(L=2)
+    with repalign.ActivationStore(tmp_path / "acts", mode="a") as acts:
+        for name, X in reps.items():
+            acts.add(*name.split("/"), X, chunk_size=10)
+    path = tmp_path / "results.db"
+    with repalign.ActivationStore(tmp_path / "acts") as acts:
+        first = values(repalign.grid(acts, ["cka"], results=path))
+    raw = zarr.open_array(str(tmp_path / "acts" / "b" / "l1"), mode="r+", zarr_format=3)
+    raw[:10] = -raw[:10]
+    with repalign.ActivationStore(tmp_path / "acts") as acts:
+        changed = acts.read("b", "l1")
+        with pytest.warns(UserWarning, match="content hash was recomputed"):
+            second = values(repalign.grid(acts, ["cka"], results=path))
+    expected = repalign.measure("cka", reps["a/l0"].astype(np.float32), changed)
+    assert second["a/l0", "b/l1", "cka"] == pytest.approx(expected, abs=1e-6)
+    assert second["a/l0", "b/l1", "cka"] != pytest.approx(first["a/l0", "b/l1", "cka"])
+    assert second["a/l0", "a/l0", "cka"] == first["a/l0", "a/l0", "cka"]  # unchanged: kept

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -456,6 +457,143 @@ def test_add_failing_midway_leaves_nothing(store, X, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         store.add("m", "l", X, chunk_size=4)
     assert store.list() == [] and store.incomplete() == []
+
+
+# --- the content hash never goes stale ----------------------------------------------------
+
+
+def test_a_stale_writer_cannot_rewrite_a_chunk_of_a_complete_array(store, X):
+    # Two writers of one incomplete array (a run resumed while the first one lives):
+    # once one finalizes, the other may not change a chunk under the recorded hash.
+    stale = store.writer("m", "l", 11, 4, chunk_size=4)
+    fresh = store.writer("m", "l", 11, 4, chunk_size=4)
+    for i in range(3):
+        fresh.write_chunk(i, X[fresh.chunk_slice(i)])
+    digest = fresh.finalize()
+    with pytest.raises(ValueError, match=r"cannot write: model='m', layer='l' is already "
+                                         r"complete \(another writer finalized it"):
+        stale.write_chunk(0, X[:4] + 1)
+    with pytest.raises(ValueError, match="cannot finalize: model='m', layer='l' is already"):
+        stale.finalize()
+    np.testing.assert_array_equal(store.read("m", "l", verify=True), X.astype(np.float32))
+    assert store.attrs("m", "l")["content_hash"] == digest
+
+
+@pytest.mark.parametrize("replace", ["delete and add", "add over the incomplete array"])
+def test_a_writer_cannot_write_into_the_array_that_replaced_its_own(store, X, replace):
+    old = store.writer("m", "l", 11, 4, chunk_size=4)
+    old.write_chunk(0, X[:4])
+    if replace == "delete and add":
+        store.delete("m", "l")
+    digest = store.add("m", "l", 2 * X, chunk_size=4)
+    for call in (lambda: old.write_chunk(1, X[4:8]), old.finalize):
+        with pytest.raises(ValueError, match="the array model='m', layer='l' this writer was "
+                                             "filling was deleted or replaced"):
+            call()
+    np.testing.assert_array_equal(store.read("m", "l", verify=True), 2 * X.astype(np.float32))
+    assert store.attrs("m", "l")["content_hash"] == digest
+
+
+def test_a_failed_add_removes_only_its_own_array(store, X, monkeypatch):
+    # add fails after another writer replaced its array: the other array stays.
+    real = ActivationWriter.write_chunk
+
+    def replaced_midway(self, index, array):
+        if index == 1:
+            ActivationWriter.write_chunk = real
+            store.add("m", "l", 2 * X, chunk_size=4)  # another add replaces the array
+        real(self, index, array)
+
+    monkeypatch.setattr(ActivationWriter, "write_chunk", replaced_midway)
+    with pytest.raises(ValueError, match="was deleted or replaced"):
+        store.add("m", "l", X, chunk_size=4)
+    np.testing.assert_array_equal(store.read("m", "l", verify=True), 2 * X.astype(np.float32))
+
+
+def test_a_chunk_changed_outside_repalign_changes_the_content_hash(store, X):
+    first = store.add("m", "l", X, chunk_size=4)
+    assert "chunk_fingerprint" not in store.attrs("m", "l")
+    raw = zarr.open_array(str(store.path / "m" / "l"), mode="r+", zarr_format=3)
+    raw[0, 0] = 123.0
+    changed = X.astype(np.float32)
+    changed[0, 0] = 123.0
+    with pytest.warns(UserWarning, match=r"chunk files of model='m', layer='l' changed since "
+                                         r"it was finalized.*\(its values changed\)"):
+        assert store.attrs("m", "l")["content_hash"] == content_hash(changed) != first
+    raw[0, 0] = X[0, 0]  # back to the old values, in a new file
+    with pytest.warns(UserWarning, match=r"\(its values are the same; the files' new "
+                                         r"identities are recorded\)"):
+        assert store.attrs("m", "l")["content_hash"] == first
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert store.attrs("m", "l")["content_hash"] == first  # not hashed again
+
+
+def test_a_copied_store_hashes_again_until_reopened_for_writing(tmp_path, X):
+    import shutil
+
+    with ActivationStore(tmp_path / "a", mode="a") as store:
+        digest = store.add("m", "l", X, chunk_size=4)
+    shutil.copytree(tmp_path / "a", tmp_path / "b")  # new files: new inodes
+    with ActivationStore(tmp_path / "b") as copy:
+        for _ in range(2):  # read-only: recomputed each time, nothing written
+            with pytest.warns(UserWarning, match=r"\(its values are the same\)"):
+                assert copy.attrs("m", "l")["content_hash"] == digest
+    with ActivationStore(tmp_path / "b", mode="a") as copy:
+        with pytest.warns(UserWarning, match="new identities are recorded"):
+            assert copy.attrs("m", "l")["content_hash"] == digest
+    with ActivationStore(tmp_path / "b") as copy, warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert copy.attrs("m", "l")["content_hash"] == digest
+        np.testing.assert_array_equal(copy.read("m", "l", verify=True), X.astype(np.float32))
+
+
+def test_an_array_finalized_before_fingerprints_keeps_its_stored_hash(store, X):
+    digest = store.add("m", "l", X, chunk_size=4)
+    meta_path = store.path / "m" / "l" / "zarr.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["attributes"]["chunk_fingerprint"], meta["attributes"]["created_ns"]
+    meta_path.write_text(json.dumps(meta))
+    assert store.attrs("m", "l")["content_hash"] == digest
+    assert store.list() == [("m", "l")]
+
+
+def test_finalize_waits_for_a_chunk_write_in_progress(store, X, monkeypatch):
+    # Writer b rewrites chunk 0 while writer a finalizes: the hash a records must be
+    # the hash of what is on disk when it is recorded.
+    import threading
+
+    from repalign.store import _atomic
+
+    a = store.writer("m", "l", 11, 4, chunk_size=4)
+    b = store.writer("m", "l", 11, 4, chunk_size=4)
+    for i in range(3):
+        a.write_chunk(i, X[a.chunk_slice(i)])
+    inside, release = threading.Event(), threading.Event()
+    real_put = _atomic._atomic_put
+
+    def paused_put(path, data, **kwargs):
+        if "c" in path.parts and not inside.is_set():
+            inside.set()
+            release.wait(10)
+        return real_put(path, data, **kwargs)
+
+    monkeypatch.setattr(_atomic, "_atomic_put", paused_put)
+    writing = threading.Thread(target=b.write_chunk, args=(0, X[:4] + 1))
+    writing.start()
+    assert inside.wait(10)
+    errors = []
+    finishing = threading.Thread(target=lambda: errors.append(a.finalize()))
+    finishing.start()
+    finishing.join(0.5)
+    assert finishing.is_alive()  # waiting for the chunk write to end
+    release.set()
+    writing.join(10)
+    finishing.join(10)
+    expected = X.astype(np.float32)
+    expected[:4] = (X[:4] + 1).astype(np.float32)
+    np.testing.assert_array_equal(store.read("m", "l", verify=True), expected)
+    assert errors == [content_hash(expected)]
 
 
 # --- shapes ------------------------------------------------------------------------------

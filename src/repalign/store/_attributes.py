@@ -1,9 +1,10 @@
 """The attributes of a stored array: its content hash, validated user attributes, provenance.
 
 This module's one job is what an activation array records about itself: the
-SHA-256 :func:`content_hash` of its values, the user attributes (validated and
-JSON-normalised, with the reserved and the identity names), the creation time
-(which orders a store's arrays) and the repalign version.
+SHA-256 :func:`content_hash` of its values and the fingerprint of the chunk
+files it was computed from, the user attributes (validated and JSON-normalised,
+with the reserved and the identity names), the creation time (which orders a
+store's arrays) and the repalign version.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import os
 import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,7 +26,7 @@ __all__ = ["content_hash"]
 
 #: Attributes repalign sets itself; users cannot pass them.
 _RESERVED = ("model", "layer", "dtype", "content_hash", "created", "created_ns",
-             "repalign_version", "complete")
+             "chunk_fingerprint", "repalign_version", "complete")
 #: Attributes that describe what was computed; a resumed writer must repeat them.
 _IDENTITY = ("pooling", "stimulus_set", "stimulus_ids")
 
@@ -153,6 +156,34 @@ def _order_key(attrs: Mapping, model: str, layer: str) -> tuple:
     return (str(attrs.get("created") or ""),
             created_ns if isinstance(created_ns, int) else -1,
             _natural(model), _natural(layer))
+
+
+def _chunk_fingerprint(folder: Path, n_chunks: int) -> str:
+    """A digest of the chunk files' identities: inode, size and modification time (ns).
+
+    Any rewrite of a chunk file (repalign and zarr write a new file and rename it
+    over the old one: a new inode) changes it, so a content hash recorded with
+    the fingerprint is known to be stale when the fingerprint no longer matches.
+    A missing chunk counts as ``-``.
+    """
+    h = hashlib.sha256()
+    for i in range(n_chunks):
+        try:
+            st = os.stat(folder / "c" / str(i) / "0")
+        except FileNotFoundError:
+            h.update(f"{i}:-;".encode())
+            continue
+        h.update(f"{i}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns};".encode())
+    return h.hexdigest()
+
+
+def _hash_rows(array, chunk_size: int) -> str:
+    """:func:`content_hash` of a (zarr) array, read ``chunk_size`` rows at a time."""
+    h = hashlib.sha256()
+    n = int(array.shape[0])
+    for start in range(0, n, chunk_size):
+        _hash_update(h, np.asarray(array[start:min(start + chunk_size, n), :]))
+    return h.hexdigest()
 
 
 def _version() -> str:

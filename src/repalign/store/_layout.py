@@ -12,6 +12,7 @@ Layout of a store directory::
     store/<model>/<layer>/zarr.json      one array per (model, layer), with its attributes
     store/<model>/<layer>/c/<i>/0        chunk i: rows [i * chunk_size, (i + 1) * chunk_size)
     store/.trash/                        arrays being deleted (emptied on the next open)
+    store/.locks/<digest>.lock           one empty lock file per (model, layer) ever written
 
 ``<model>`` and ``<layer>`` are the names escaped by :func:`encode_name`.
 """

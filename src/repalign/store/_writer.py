@@ -4,21 +4,30 @@ This module's one job is filling one array of an activation store: one chunk
 per batch of stimuli, each published whole (the store's files are atomic), the
 chunks on disk telling a resumed run where to start, and :meth:`~ActivationWriter.finalize`
 recording the content hash and marking the array complete.
+
+A writer writes only into the array it was made for, and only while that array
+is incomplete: each :meth:`~ActivationWriter.write_chunk` and
+:meth:`~ActivationWriter.finalize` holds the array's lock (:mod:`._lock`) and
+first checks, on disk, that the array is still the one it opened (its
+``created_ns``) and not complete. So a stale writer (another writer finalized
+the array, or the array was deleted or replaced since) cannot change the chunks
+of a complete array under its recorded content hash.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ._arrays import _as_numpy, _cast
-from ._attributes import _hash_update
+from ._attributes import _chunk_fingerprint, _hash_rows
+from ._layout import _read_json
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from contextlib import AbstractContextManager
     from pathlib import Path
 
     import zarr
@@ -44,10 +53,13 @@ class ActivationWriter:
     """
 
     def __init__(self, folder: Path, check_writable: Callable[[str], None], model: str,
-                 layer: str, array: zarr.Array, attrs: dict):
+                 layer: str, array: zarr.Array, attrs: dict,
+                 lock: Callable[[], AbstractContextManager], identity: tuple):
         self._check_writable = check_writable  # the store's: open and not read-only
         self._array = array
         self._attrs = attrs
+        self._lock = lock  # the array's lock, across processes
+        self._identity = identity  # (created_ns, created) of the array this writer fills
         self.model = model
         self.layer = layer
         self.n_stimuli, self.n_features = (int(s) for s in array.shape)
@@ -78,6 +90,30 @@ class ActivationWriter:
             raise ValueError(
                 f"cannot {action}: the writer for model={self.model!r}, "
                 f"layer={self.layer!r} was already finalized"
+            )
+
+    def _check_current(self, action: str) -> None:
+        """Raise unless the array on disk is still this writer's, and incomplete.
+
+        Called with the array's lock held.
+        """
+        meta = _read_json(self._folder / "zarr.json")
+        attrs = (meta or {}).get("attributes", {})
+        if (meta is None or meta.get("node_type") != "array"
+                or (attrs.get("model"), attrs.get("layer")) != (self.model, self.layer)
+                or (attrs.get("created_ns"), attrs.get("created")) != self._identity):
+            raise ValueError(
+                f"cannot {action}: the array model={self.model!r}, layer={self.layer!r} "
+                f"this writer was filling was deleted or replaced since (by store.delete, "
+                f"store.add or another process); nothing was written. Start a new writer "
+                f"with store.writer(...) to fill the array now stored"
+            )
+        if attrs.get("complete"):
+            raise ValueError(
+                f"cannot {action}: model={self.model!r}, layer={self.layer!r} is already "
+                f"complete (another writer finalized it since this one started); its chunks "
+                f"cannot change under its content hash. Delete it first with "
+                f"store.delete({self.model!r}, {self.layer!r}) to write it again"
             )
 
     def chunk_slice(self, index: int) -> slice:
@@ -111,7 +147,10 @@ class ActivationWriter:
                 f"chunk {index} must have shape {expected} (rows {sl.start}..{sl.stop - 1}); "
                 f"got {X.shape}"
             )
-        self._array[sl, :] = _cast(X, self.dtype, "array")
+        X = _cast(X, self.dtype, "array")
+        with self._lock():
+            self._check_current("write")
+            self._array[sl, :] = X
 
     def finalize(self) -> str:
         """Check every chunk is written, record the content hash, mark complete.
@@ -124,20 +163,32 @@ class ActivationWriter:
         Raises
         ------
         ValueError
-            If chunks are missing (the message lists them).
+            If chunks are missing (the message lists them), or the array was
+            finalized by another writer, or deleted or replaced, since this writer
+            started.
+
+        Notes
+        -----
+        The hash is computed from the chunks on disk while the array's lock is
+        held, so no writer changes a chunk between the hash and the ``complete``
+        mark; the chunk files' fingerprint is recorded with it, so that a chunk
+        changed afterwards outside repalign is noticed
+        (:meth:`ActivationStore.attrs` then recomputes the hash).
         """
         self._check_active("finalize")
-        missing = sorted(set(range(self.n_chunks)) - self.done_chunks())
-        if missing:
-            shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
-            raise ValueError(
-                f"cannot finalize model={self.model!r}, layer={self.layer!r}: "
-                f"{len(missing)} of {self.n_chunks} chunks are not written ({shown})"
-            )
-        h = hashlib.sha256()
-        for i in range(self.n_chunks):
-            _hash_update(h, self._array[self.chunk_slice(i), :])
-        digest = h.hexdigest()
-        self._array.update_attributes({**self._attrs, "content_hash": digest, "complete": True})
+        with self._lock():
+            self._check_current("finalize")
+            missing = sorted(set(range(self.n_chunks)) - self.done_chunks())
+            if missing:
+                shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10
+                                                            else "")
+                raise ValueError(
+                    f"cannot finalize model={self.model!r}, layer={self.layer!r}: "
+                    f"{len(missing)} of {self.n_chunks} chunks are not written ({shown})"
+                )
+            digest = _hash_rows(self._array, self.chunk_size)
+            fingerprint = _chunk_fingerprint(self._folder, self.n_chunks)
+            self._array.update_attributes({**self._attrs, "content_hash": digest,
+                                           "chunk_fingerprint": fingerprint, "complete": True})
         self.finalized = True
         return digest

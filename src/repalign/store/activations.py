@@ -15,6 +15,7 @@ resuming writers. The rest lives beside it, one job a module:
 - :mod:`._attributes`: the content hash (:func:`content_hash`) and the
   attributes of an array;
 - :mod:`._arrays`: the arrays, dtypes and counts a store accepts;
+- :mod:`._lock`: the lock of each array, across processes;
 - :mod:`._writer`: :class:`ActivationWriter`, re-exported here.
 """
 
@@ -24,6 +25,7 @@ import math
 import os
 import shutil
 import uuid
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -32,7 +34,16 @@ import zarr
 
 from ._arrays import _as_numpy, _cast, _check_count, _check_dtype
 from ._atomic import _TMP_SUFFIX, _AtomicLocalStore
-from ._attributes import _IDENTITY, _check_attrs, _creation_time, _order_key, _version, content_hash
+from ._attributes import (
+    _IDENTITY,
+    _check_attrs,
+    _chunk_fingerprint,
+    _creation_time,
+    _hash_rows,
+    _order_key,
+    _version,
+    content_hash,
+)
 from ._base import Store
 from ._layout import (
     _FORMAT_VERSION,
@@ -43,6 +54,7 @@ from ._layout import (
     decode_name,
     encode_name,
 )
+from ._lock import _array_lock
 from ._writer import ActivationWriter
 
 __all__ = [
@@ -110,8 +122,16 @@ class ActivationStore(Store):
     case-insensitive file system two names differing only in case collide; this
     is detected and refused.
 
-    One writer at a time per array: two processes filling the same array are not
-    guarded against.
+    **Writers and content hashes.** Each array has a lock (an advisory file lock
+    in ``.locks``, released by the operating system when its holder dies), held
+    while an array is started, replaced or deleted, while a chunk is written and
+    while a writer finalizes. A writer writes only into the array it started
+    (the array's ``created_ns``) and only while it is incomplete; so several
+    processes may write one store at once, two processes filling one array make
+    one of them fail with an error, and the chunks of a complete array never
+    change under its ``content_hash``. A chunk changed outside repalign (a new
+    file) no longer matches the fingerprint of the chunk files recorded with the
+    hash; :meth:`attrs` then recomputes the hash from the data, and warns.
 
     Examples
     --------
@@ -238,6 +258,17 @@ class ActivationStore(Store):
             config={"write_empty_chunks": True},
         )
 
+    def _lock(self, model: str, layer: str):
+        """The array's lock (a context manager), shared with other processes."""
+        return _array_lock(self.path, model, layer)
+
+    def _model_lock(self, model: str):
+        """The lock of a model's group folder: held to create an array in it or remove it.
+
+        Taken inside an array's lock, never the other way round.
+        """
+        return _array_lock(self.path, model, "")
+
     def _arrays(self, complete: bool) -> list[tuple[str, str]]:
         """(model, layer) of the complete (or incomplete) arrays, in creation order."""
         found = []
@@ -350,9 +381,66 @@ class ActivationStore(Store):
             ``model``, ``layer``, ``pooling``, ``dtype``, ``stimulus_set``,
             ``stimulus_ids``, ``content_hash``, ``created``, ``created_ns``,
             ``repalign_version`` and the user attributes.
+
+        Notes
+        -----
+        ``content_hash`` is the hash of the values now on disk: if a chunk file
+        changed since the array was finalized (written outside repalign, or the
+        store was copied without keeping file times), the fingerprint recorded
+        with the hash no longer matches, and the hash is recomputed from the data
+        (reading the whole array) with a warning. In a store opened with
+        ``mode="a"``, when the values are still those of the stored hash (a copied
+        store), the files' new fingerprint is recorded, so that the data is not
+        hashed again. Arrays finalized before the fingerprint was recorded keep
+        their stored hash.
         """
         meta = self._complete_meta(model, layer)
-        return {k: v for k, v in meta["attributes"].items() if k != "complete"}
+        out = {k: v for k, v in meta["attributes"].items()
+               if k not in ("complete", "chunk_fingerprint")}
+        out["content_hash"] = self._current_hash(meta, model, layer)
+        return out
+
+    def _current_hash(self, meta: dict, model: str, layer: str) -> str:
+        """The stored content hash, or the hash recomputed if the chunks changed since."""
+        attrs = meta["attributes"]
+        stored, recorded = attrs.get("content_hash"), attrs.get("chunk_fingerprint")
+        if recorded is None:  # finalized before fingerprints were recorded
+            return stored
+        chunk = meta["chunk_grid"]["configuration"]["chunk_shape"][0]
+        n_chunks = math.ceil(meta["shape"][0] / chunk)
+        if _chunk_fingerprint(self._dir(model, layer), n_chunks) == recorded:
+            return stored
+        digest = _hash_rows(self._open_array(model, layer, "r"), chunk)
+        if digest == stored:
+            changed = "its values are the same"
+            if not self.read_only:
+                self._record_fingerprint(model, layer, meta, n_chunks)
+                changed += "; the files' new identities are recorded"
+        else:
+            changed = "its values changed"
+        warnings.warn(
+            f"ActivationStore: the chunk files of model={model!r}, layer={layer!r} changed "
+            f"since it was finalized (written outside repalign, or copied without their "
+            f"file times); its content hash was recomputed from the data ({changed}). "
+            f"read(..., verify=True) tells whether the values still match the stored hash",
+            UserWarning, stacklevel=3,
+        )
+        return digest
+
+    def _record_fingerprint(self, model: str, layer: str, meta: dict, n_chunks: int) -> None:
+        """Record the chunk files' fingerprint again, their values being those hashed.
+
+        For a store copied without its file times: its next reads need not hash
+        the data again. Nothing is written if the array changed meanwhile.
+        """
+        with self._lock(model, layer):
+            now = self._meta(model, layer)
+            if now is None or now["attributes"] != meta["attributes"]:
+                return
+            array = self._open_array(model, layer, "r+")
+            if _hash_rows(array, array.chunks[0]) == meta["attributes"]["content_hash"]:
+                array.update_attributes(
+                    {"chunk_fingerprint": _chunk_fingerprint(self._dir(model, layer), n_chunks)})
 
     def shape(self, model: str, layer: str) -> tuple[int, int]:
         """The shape ``(n_stimuli, n_features)`` of one complete array, read from its metadata.
@@ -393,7 +481,9 @@ class ActivationStore(Store):
         ------
         ValueError
             If a complete array is already stored for (model, layer) (delete it
-            first); an incomplete one is replaced.
+            first); an incomplete one is replaced (a writer still filling it then
+            fails at its next write). If another process replaces the array while
+            this one writes it, this one fails and leaves the other's array.
         """
         self._check_writable("add")
         X = _as_numpy(array, "array")
@@ -408,17 +498,31 @@ class ActivationStore(Store):
         if chunk_size is None:
             chunk_size = max(1, min(n, _DEFAULT_CHUNK_BYTES // (d * dt.itemsize)))
         X = _cast(X, dt, "array")
-        meta = self._meta(model, layer)
-        if meta is not None and not meta["attributes"].get("complete"):
-            self._discard(self._dir(model, layer))
-        w = self.writer(model, layer, n, d, chunk_size=chunk_size, dtype=dt, attrs=attrs)
+        w = self._start(model, layer, n, d, chunk_size=chunk_size, dtype=dt, attrs=attrs,
+                        fresh=True)
         try:
             for i in range(w.n_chunks):
                 w.write_chunk(i, X[w.chunk_slice(i)])
             return w.finalize()
         except Exception:
-            self._discard(self._dir(model, layer))
+            self._abandon(w)
             raise
+
+    def _abandon(self, w: ActivationWriter) -> None:
+        """Remove the incomplete array ``w`` was filling, if it is still that array.
+
+        Best effort: an array that cannot be removed (a full disk) stays incomplete,
+        hidden, and is replaced by the next :meth:`add`.
+        """
+        try:
+            with self._lock(w.model, w.layer):
+                try:
+                    w._check_current("remove")
+                except ValueError:  # complete, or not this writer's array any more
+                    return
+                self._discard(self._dir(w.model, w.layer))
+        except OSError:
+            pass
 
     def delete(self, model: str, layer: str) -> None:
         """Remove one array, complete or not, with its chunks (its progress).
@@ -432,17 +536,20 @@ class ActivationStore(Store):
             If nothing is stored for (model, layer).
         """
         self._check_writable("delete")
-        meta = self._meta(model, layer)
-        folder = self._dir(model, layer)
-        if meta is None and not folder.exists():
-            raise ValueError(
-                f"nothing to delete: no activations for model={model!r}, layer={layer!r} "
-                f"in {str(self.path)!r}"
-            )
-        self._discard(folder)
-        model_dir = folder.parent
-        if not any(p.is_dir() for p in model_dir.iterdir()):  # only the group's zarr.json
-            self._discard(model_dir)
+        self._meta(model, layer)  # checks the names
+        with self._lock(model, layer):
+            meta = self._meta(model, layer)
+            folder = self._dir(model, layer)
+            if meta is None and not folder.exists():
+                raise ValueError(
+                    f"nothing to delete: no activations for model={model!r}, "
+                    f"layer={layer!r} in {str(self.path)!r}"
+                )
+            self._discard(folder)
+            with self._model_lock(model):  # no array of the model is being created
+                model_dir = folder.parent
+                if model_dir.is_dir() and not any(p.is_dir() for p in model_dir.iterdir()):
+                    self._discard(model_dir)  # only the group's zarr.json was left
 
     def writer(self, model: str, layer: str, n_stimuli: int, n_features: int, *,
                chunk_size: int, dtype="float32", attrs: Mapping | None = None,
@@ -479,6 +586,12 @@ class ActivationStore(Store):
         :meth:`ActivationWriter.finalize`. A new array takes its place in the
         store's order (:meth:`list`) now; a resumed one keeps its place.
         """
+        return self._start(model, layer, n_stimuli, n_features, chunk_size=chunk_size,
+                           dtype=dtype, attrs=attrs, fresh=False)
+
+    def _start(self, model, layer, n_stimuli, n_features, *, chunk_size, dtype, attrs,
+               fresh: bool) -> ActivationWriter:
+        """:meth:`writer`; with ``fresh``, an incomplete array is replaced, not resumed."""
         self._check_writable("write")
         _check_name(model, "model")
         _check_name(layer, "layer")
@@ -487,52 +600,63 @@ class ActivationStore(Store):
         chunk_size = _check_count(chunk_size, "chunk_size")
         dt = _check_dtype(dtype)
         user = _check_attrs(attrs, n_stimuli)
-        meta = self._meta(model, layer)
-        folder = self._dir(model, layer)
-        if meta is None:
-            if folder.exists():  # debris without metadata (not written by repalign)
+        with self._lock(model, layer):
+            meta = self._meta(model, layer)
+            folder = self._dir(model, layer)
+            if meta is not None and fresh and not meta["attributes"].get("complete"):
                 self._discard(folder)
-            zarr.open_group(store=self._zstore, path=encode_name(model), mode="a",
-                            zarr_format=3)
-            created_ns, created = _creation_time()
-            attributes = {
-                "model": model, "layer": layer, "dtype": str(dt), "content_hash": None,
-                "created": created, "created_ns": created_ns,
-                "repalign_version": _version(), "complete": False, **user,
-            }
-            array = zarr.create_array(
-                store=self._zstore, name=self._rel(model, layer),
-                shape=(n_stimuli, n_features), chunks=(chunk_size, n_features), dtype=dt,
-                fill_value=np.nan, attributes=attributes, zarr_format=3,
-                chunk_key_encoding={"name": "default", "separator": "/"},
-                config={"write_empty_chunks": True},
+                meta = None
+            if meta is None:
+                if folder.exists():  # debris without metadata (not written by repalign)
+                    self._discard(folder)
+                created_ns, created = _creation_time()
+                attributes = {
+                    "model": model, "layer": layer, "dtype": str(dt), "content_hash": None,
+                    "created": created, "created_ns": created_ns,
+                    "repalign_version": _version(), "complete": False, **user,
+                }
+                with self._model_lock(model):
+                    zarr.open_group(store=self._zstore, path=encode_name(model), mode="a",
+                                    zarr_format=3)
+                    array = zarr.create_array(
+                        store=self._zstore, name=self._rel(model, layer),
+                        shape=(n_stimuli, n_features), chunks=(chunk_size, n_features),
+                        dtype=dt, fill_value=np.nan, attributes=attributes, zarr_format=3,
+                        chunk_key_encoding={"name": "default", "separator": "/"},
+                        config={"write_empty_chunks": True},
+                    )
+            else:
+                array, created_ns, created = self._resume(meta, model, layer, n_stimuli,
+                                                          n_features, chunk_size, dt, user)
+        return ActivationWriter(folder, self._check_writable, model, layer, array, user,
+                                lambda: self._lock(model, layer), (created_ns, created))
+
+    def _resume(self, meta, model, layer, n_stimuli, n_features, chunk_size, dt, user):
+        """Open an incomplete array to resume it, if it was started with these settings."""
+        stored = meta["attributes"]
+        if stored.get("complete"):
+            raise ValueError(
+                f"activations for model={model!r}, layer={layer!r} are already complete "
+                f"in {str(self.path)!r}; delete them first with "
+                f"store.delete({model!r}, {layer!r}) to write them again"
             )
-        else:
-            stored = meta["attributes"]
-            if stored.get("complete"):
-                raise ValueError(
-                    f"activations for model={model!r}, layer={layer!r} are already complete "
-                    f"in {str(self.path)!r}; delete them first with "
-                    f"store.delete({model!r}, {layer!r}) to write them again"
-                )
-            old_chunk = meta["chunk_grid"]["configuration"]["chunk_shape"][0]
-            wanted = {"n_stimuli": n_stimuli, "n_features": n_features,
-                      "chunk_size": chunk_size, "dtype": str(dt)}
-            have = {"n_stimuli": meta["shape"][0], "n_features": meta["shape"][1],
-                    "chunk_size": old_chunk, "dtype": str(np.dtype(meta["data_type"]))}
-            for key in _IDENTITY:
-                wanted[key], have[key] = user.get(key), stored.get(key)
-            diff = [f"{k}: stored {have[k]!r}, given {wanted[k]!r}"
-                    for k in wanted if wanted[k] != have[k]]
-            if diff:
-                raise ValueError(
-                    f"an incomplete array for model={model!r}, layer={layer!r} exists with "
-                    f"different settings, so it cannot be resumed ({'; '.join(diff)}); "
-                    f"resume it with the stored settings or store.delete({model!r}, "
-                    f"{layer!r}) first"
-                )
-            for tmp in folder.rglob(f".*{_TMP_SUFFIX}"):  # left by a killed writer
-                tmp.unlink(missing_ok=True)
-            array = self._open_array(model, layer, "r+")
-        return ActivationWriter(self._dir(model, layer), self._check_writable, model, layer,
-                                array, user)
+        old_chunk = meta["chunk_grid"]["configuration"]["chunk_shape"][0]
+        wanted = {"n_stimuli": n_stimuli, "n_features": n_features,
+                  "chunk_size": chunk_size, "dtype": str(dt)}
+        have = {"n_stimuli": meta["shape"][0], "n_features": meta["shape"][1],
+                "chunk_size": old_chunk, "dtype": str(np.dtype(meta["data_type"]))}
+        for key in _IDENTITY:
+            wanted[key], have[key] = user.get(key), stored.get(key)
+        diff = [f"{k}: stored {have[k]!r}, given {wanted[k]!r}"
+                for k in wanted if wanted[k] != have[k]]
+        if diff:
+            raise ValueError(
+                f"an incomplete array for model={model!r}, layer={layer!r} exists with "
+                f"different settings, so it cannot be resumed ({'; '.join(diff)}); "
+                f"resume it with the stored settings or store.delete({model!r}, "
+                f"{layer!r}) first"
+            )
+        for tmp in self._dir(model, layer).rglob(f".*{_TMP_SUFFIX}"):  # a killed writer's
+            tmp.unlink(missing_ok=True)
+        array = self._open_array(model, layer, "r+")
+        return array, stored.get("created_ns"), stored.get("created")
