@@ -584,3 +584,35 @@ def test_a_store_array_changed_outside_repalign_is_computed_again(tmp_path):
     assert second["a/l0", "b/l1", "cka"] == pytest.approx(expected, abs=1e-6)
     assert second["a/l0", "b/l1", "cka"] != pytest.approx(first["a/l0", "b/l1", "cka"])
     assert second["a/l0", "a/l0", "cka"] == first["a/l0", "a/l0", "cka"]  # unchanged: kept
+
+
+# ---------------------------------------------------------------------- the Dask cluster
+def test_the_embedded_dask_cluster_is_reachable_from_this_process_only():
+    """No network listener, no dashboard: inproc transport, HTTP on 127.0.0.1 with no pages."""
+    import urllib.error
+    import urllib.request
+
+    psutil = pytest.importorskip("psutil")
+    from repalign.grid.run import _dask_client
+
+    def listening():
+        return {(c.laddr.ip, c.laddr.port) for c in psutil.Process().net_connections()
+                if c.status == psutil.CONN_LISTEN}
+
+    before = listening()
+    with _dask_client(None) as client:
+        cluster = client.cluster
+        scheduler = cluster.scheduler
+        assert scheduler.address.startswith("inproc://")
+        assert all(listener.contact_address.startswith("inproc://")
+                   for listener in scheduler.listeners)
+        assert all(w.address.startswith("inproc://") for w in cluster.workers.values())
+        opened = listening() - before
+        assert opened and all(ip == "127.0.0.1" for ip, _ in opened), opened
+        for _, port in opened:
+            for page in ("/", "/status", "/info/main/workers.html", "/json/identity.json",
+                         "/metrics", "/health"):
+                with pytest.raises(urllib.error.HTTPError, match="404"):
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}{page}", timeout=5)
+        assert client.submit(lambda x: x + 1, 1).result() == 2
+    assert listening() - before == set()

@@ -73,10 +73,14 @@ def grid(reps, measures, pairs="all", executor: str = "serial", scheduler=None,
     executor : {"serial", "threads", "dask"}, default="serial"
     scheduler : None, str or dask.distributed.Client, default=None
         Dask only. None starts a ``LocalCluster`` of 2 in-process workers and
-        closes it afterwards; ``"tcp://host:port"`` connects to a running
-        scheduler; a ``Client`` is used as it is. Representations are scattered
-        to the cluster once, states are prepared where they lie, and tasks receive
-        futures, never arrays.
+        closes it afterwards; it is reachable from this process only (the
+        ``inproc://`` transport, no network listener) and serves no dashboard or
+        other HTTP pages (its HTTP servers, which ``distributed`` always starts,
+        listen on 127.0.0.1 only and have no routes). ``"tcp://host:port"``
+        connects to a running scheduler; a ``Client`` is used as it is (start
+        your own ``LocalCluster`` and pass its ``Client`` for a dashboard).
+        Representations are scattered to the cluster once, states are prepared
+        where they lie, and tasks receive futures, never arrays.
     results : None, str, path or ResultStore, default=None
         Where rows are kept (:class:`~repalign.ResultStore`; a path is opened and
         closed here). A pair whose row is stored already, identified by the two
@@ -528,13 +532,12 @@ def _executor(executor, scheduler):
 
 @contextlib.contextmanager
 def _dask_client(scheduler):
-    from dask.distributed import Client, LocalCluster
+    from dask.distributed import Client
 
     if isinstance(scheduler, Client):
         yield scheduler
     elif scheduler is None:
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                          dashboard_address=None) as cluster, Client(cluster) as client:
+        with _local_cluster() as cluster, Client(cluster) as client:
             yield client
     elif isinstance(scheduler, str):
         with Client(scheduler) as client:
@@ -543,6 +546,32 @@ def _dask_client(scheduler):
         raise TypeError("grid: scheduler must be None, an address such as "
                         f"'tcp://host:port' or a dask.distributed.Client; got "
                         f"{type(scheduler).__name__}")
+
+
+def _local_cluster():
+    """A ``LocalCluster`` of 2 in-process workers that nothing outside this process reaches.
+
+    Scheduler and workers talk over ``inproc://`` (no socket). ``distributed``
+    starts an HTTP server on the scheduler and on each worker whatever the
+    dashboard settings (by default on every interface: port 8787 and random
+    ports, serving the info, JSON, Prometheus and health pages); here they
+    listen on 127.0.0.1 only, with no routes, and no Bokeh dashboard.
+    """
+    import dask
+    from dask.distributed import LocalCluster, Worker
+
+    class _NoDashboardWorker(Worker):
+        def __init__(self, *args, dashboard=False, **kwargs):
+            super().__init__(*args, dashboard=False, **kwargs)
+
+    with dask.config.set({"distributed.scheduler.http.routes": [],
+                          "distributed.worker.http.routes": []}):
+        return LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, protocol="inproc://",
+            dashboard_address=None, worker_dashboard_address="127.0.0.1:0",
+            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+            worker_class=_NoDashboardWorker,
+        )
 
 
 def _run_dask(client, m, source, tile_list, stats, emit):
