@@ -563,6 +563,36 @@ def test_a_store_of_other_stimuli_is_refused(tmp_path, count_calls, field, first
     assert count_calls["prepare"] == 0
 
 
+def test_store_arrays_with_one_grid_name_are_refused(tmp_path):
+    with repalign.ActivationStore(tmp_path / "acts", mode="a") as acts:
+        acts.add("a/b", "c", X40)
+        acts.add("a", "b/c", X40 ** 2)
+    with repalign.ActivationStore(tmp_path / "acts") as acts, pytest.raises(
+            ValueError, match=r"\(model='a/b', layer='c'\) and \(model='a', layer='b/c'\) .* "
+                              r"would both be named 'a/b/c'"):
+        repalign.grid(acts, ["cka"])
+
+
+def test_a_store_model_with_a_slash_is_one_model(tmp_path):
+    with repalign.ActivationStore(tmp_path / "acts", mode="a") as acts:
+        for k, (model, layer) in enumerate([("runs/r50", "l1"), ("runs/r50", "l2"),
+                                            ("runs/vit", "l1")]):
+            acts.add(model, layer, X40 + k * X40 ** 2)
+    with repalign.ActivationStore(tmp_path / "acts") as acts:
+        within = repalign.grid(acts, ["cka"], pairs="within_model")
+        across = repalign.grid(acts, ["cka"], pairs="across_models")
+    assert [(r["a"], r["b"]) for r in within.rows] == [
+        ("runs/r50/l1", "runs/r50/l1"), ("runs/r50/l1", "runs/r50/l2"),
+        ("runs/r50/l2", "runs/r50/l2"), ("runs/vit/l1", "runs/vit/l1")]
+    assert [(r["a"], r["b"]) for r in across.rows] == [
+        ("runs/r50/l1", "runs/vit/l1"), ("runs/r50/l2", "runs/vit/l1")]
+
+
+def test_an_empty_name_is_refused():
+    with pytest.raises(ValueError, match="names of reps must be non-empty strings; got ''"):
+        repalign.grid({"": X40, "x": X40 ** 2}, ["cka"])
+
+
 def test_a_store_array_changed_outside_repalign_is_computed_again(tmp_path):
     """The stored hash is not trusted once a chunk file changed: the pair is recomputed."""
     import zarr

@@ -596,7 +596,13 @@ def test_finalize_waits_for_a_chunk_write_in_progress(store, X, monkeypatch):
     assert errors == [content_hash(expected)]
 
 
-# --- shapes ------------------------------------------------------------------------------
+# --- names and concurrent creation -------------------------------------------------------
+
+
+def test_a_name_that_is_not_unicode_text_is_refused(store, X):
+    with pytest.raises(ValueError, match=r"model must be valid Unicode text; got 'm\\ud800'"):
+        store.add("m\ud800", "l", X)
+    assert store.list() == []
 
 
 def test_shape_is_read_from_the_metadata(store, X):
@@ -604,3 +610,12 @@ def test_shape_is_read_from_the_metadata(store, X):
     assert store.shape("m", "l") == (7, 4)
     with pytest.raises(ValueError, match="no activations for model='m', layer='x'"):
         store.shape("m", "x")
+
+
+def test_a_directory_left_by_a_store_being_created_is_not_foreign(tmp_path, X):
+    # Another process creating the store has written its root metadata's temporary file.
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / ".zarr.json.0123abcd.tmp").write_bytes(b"{")
+    with ActivationStore(tmp_path / "s", mode="a") as store:
+        store.add("m", "l", X)
+        assert store.list() == [("m", "l")]

@@ -76,13 +76,13 @@ def plan_measures(measures) -> list[Measure]:
     return out
 
 
-def plan_pairs(names: list[str], pairs, symmetric: bool) -> list[tuple[int, int]]:
+def plan_pairs(names: list[str], pairs, symmetric: bool, models=None) -> list[tuple[int, int]]:
     """The pairs ``(i, j)`` of representation indices to compute for one measure.
 
     Parameters
     ----------
     names : list of str
-        Representation names; the model of a name is :func:`model_of` it.
+        Representation names.
     pairs : {"all", "across_models", "within_model"} or list of (str, str)
         ``"all"``: every pair, each representation with itself included;
         ``"across_models"``: pairs of representations of different models;
@@ -92,6 +92,9 @@ def plan_pairs(names: list[str], pairs, symmetric: bool) -> list[tuple[int, int]
         Whether the measure is symmetric: then each unordered pair is computed
         once (for the named selections as ``i <= j``; for a list, in the first
         orientation listed), else both orders are.
+    models : list of str, optional
+        The model of each representation; default :func:`model_of` its name. An
+        ActivationStore gives its models, which may hold a "/" themselves.
 
     Returns
     -------
@@ -111,7 +114,7 @@ def plan_pairs(names: list[str], pairs, symmetric: bool) -> list[tuple[int, int]
         if pairs not in PAIRS:
             raise ValueError(f"grid: pairs must be one of {PAIRS} or a list of (a, b) names; "
                              f"got {pairs!r}")
-        models = [model_of(n) for n in names]
+        models = [model_of(n) for n in names] if models is None else list(models)
         keep = {"all": lambda i, j: True,
                 "across_models": lambda i, j: models[i] != models[j],
                 "within_model": lambda i, j: models[i] == models[j]}[pairs]

@@ -62,8 +62,8 @@ def grid(reps, measures, pairs="all", executor: str = "serial", scheduler=None,
         read once per measure; from a dict, name -> array of shape
         ``(n_stimuli, n_features)`` in the dict's order, identified by the
         SHA-256 of its values (:func:`array_hash`, equal to the store's
-        ``content_hash``). The model of a name is the part before its first "/",
-        else the whole name.
+        ``content_hash``). The model of a dict's name is the part before its
+        first "/", else the whole name; a store's arrays know their model.
     measures : list of str or (str, dict)
         Measure names, or ``(name, params)`` pairs for configured measures.
     pairs : {"all", "across_models", "within_model"} or list of (str, str), default="all"
@@ -108,7 +108,8 @@ def grid(reps, measures, pairs="all", executor: str = "serial", scheduler=None,
         If ``reps``, ``measures``, ``pairs`` or ``stats`` has the wrong type.
     ValueError
         If ``reps`` is empty, its arrays differ in stimuli (their counts, or the
-        ``stimulus_set`` or ``stimulus_ids`` an ActivationStore records), a measure is
+        ``stimulus_set`` or ``stimulus_ids`` an ActivationStore records), two of a
+        store's arrays have one ``"model/layer"`` name, a measure is
         unknown, ``pairs`` selects nothing or names an unknown representation,
         ``executor`` is unknown, a ``scheduler`` is given without
         ``executor="dask"``, or a statistic is out of range.
@@ -154,7 +155,8 @@ def grid(reps, measures, pairs="all", executor: str = "serial", scheduler=None,
         raise ValueError(f"grid: scheduler is used only with executor='dask'; got "
                          f"scheduler={scheduler!r} with executor={executor!r}")
     stats = _check_stats(stats)
-    plans = [(m, plan_pairs(source.names, pairs, m.symmetric)) for m in configured]
+    plans = [(m, plan_pairs(source.names, pairs, m.symmetric, models=source.models))
+             for m in configured]
     with _result_store(results) as store:
         done = [_stored(store, m, source, planned) for m, planned in plans]
         pending = [[p for p in planned if p not in d] for (_, planned), d in zip(plans, done)]
@@ -218,11 +220,13 @@ def pair_seed(seed: int, hash_a: str, hash_b: str, measure: str, params: str) ->
 
 # ---------------------------------------------------------------------- inputs
 class _Source:
-    """Names, content hashes and loading of the representations of a grid.
+    """Names, models, content hashes and loading of the representations of a grid.
 
     Everything a grid checks about its representations is checked here, before
-    anything is computed: that they hold the same stimuli (their counts, and the
-    ``stimulus_set`` and ``stimulus_ids`` an ActivationStore records).
+    anything is computed: the names (non-empty, and distinct once an
+    ActivationStore's ``(model, layer)`` become ``"model/layer"``), and that they
+    hold the same stimuli (their counts, and the ``stimulus_set`` and
+    ``stimulus_ids`` an ActivationStore records).
     """
 
     def __init__(self, reps):
@@ -233,7 +237,11 @@ class _Source:
             for name in reps:
                 if not isinstance(name, str):
                     raise TypeError(f"grid: the names of reps must be str; got {name!r}")
+                if not name:
+                    raise ValueError("grid: the names of reps must be non-empty strings; "
+                                     "got ''")
             self.names = list(reps)
+            self.models = [model_of(n) for n in self.names]
             arrays = list(reps.values())
             shapes = [getattr(X, "shape", None) for X in arrays]
             for name, shape in zip(self.names, shapes):
@@ -255,6 +263,8 @@ class _Source:
                 raise ValueError("grid: reps must hold at least one representation; got an "
                                  "ActivationStore with no complete array")
             self.names = [f"{model}/{layer}" for model, layer in keys]
+            self.models = [model for model, _ in keys]
+            _check_distinct_names(keys, self.names)
             _check_stimulus_counts(reps, keys, self.names)
             attrs = [reps.attrs(*key) for key in keys]
             _check_stimulus_ids(attrs, self.names)
@@ -263,7 +273,19 @@ class _Source:
         else:
             raise TypeError("grid: reps must be an ActivationStore or a dict of name -> array; "
                             f"got {type(reps).__name__}")
-        self.models = [model_of(n) for n in self.names]
+
+
+def _check_distinct_names(keys, names) -> None:
+    """Refuse two arrays with one ``"model/layer"`` name (``a/b`` + ``c`` and ``a`` + ``b/c``)."""
+    first = {}
+    for key, name in zip(keys, names):
+        if name in first:
+            (m1, l1), (m2, l2) = first[name], key
+            raise ValueError(
+                f"grid: the arrays (model={m1!r}, layer={l1!r}) and (model={m2!r}, "
+                f"layer={l2!r}) of the ActivationStore would both be named {name!r} in the "
+                "grid and its results; store one of them under another name")
+        first[name] = key
 
 
 def _check_stimulus_counts(store, keys, names) -> None:

@@ -88,6 +88,8 @@ class _AtomicLocalStore(LocalStore):
         await self._put(key, value, exclusive=False)
 
     async def set_if_not_exists(self, key: str, value: Buffer) -> None:
+        if (self.root / key).exists():  # no temporary file, no thread, for nothing
+            return
         try:
             await self._put(key, value, exclusive=True)
         except FileExistsError:

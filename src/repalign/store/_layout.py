@@ -82,6 +82,14 @@ def _check_name(value: Any, name: str) -> str:
         raise TypeError(f"{name} must be a str; got {type(value).__name__} {value!r}")
     if not value:
         raise ValueError(f"{name} must be a non-empty string; got ''")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise ValueError(
+            f"{name} must be valid Unicode text; got {value!r}, whose character "
+            f"{value[err.start]!r} at position {err.start} is a lone surrogate (a name "
+            f"decoded with errors='surrogateescape'?)"
+        ) from None
     if len(encode_name(value).encode()) > 255:
         raise ValueError(
             f"{name} is too long: {len(value)} characters escape to more than the 255 "

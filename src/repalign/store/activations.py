@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import zarr
+from zarr.errors import ContainsGroupError
 
 from ._arrays import _as_numpy, _cast, _check_count, _check_dtype
 from ._atomic import _TMP_SUFFIX, _AtomicLocalStore
@@ -54,7 +55,7 @@ from ._layout import (
     decode_name,
     encode_name,
 )
-from ._lock import _array_lock
+from ._lock import _LOCKS, _array_lock
 from ._writer import ActivationWriter
 
 __all__ = [
@@ -164,33 +165,48 @@ class ActivationStore(Store):
                 f"(open it with mode='a' to create one)"
             )
         root = _read_json(self.path / "zarr.json")
-        if root is None:
-            if mode == "r" or any(self.path.iterdir() if self.path.exists() else ()):
+        if root is None and (mode == "r" or self._has_foreign_files()):
+            root = _read_json(self.path / "zarr.json")  # another process may have made it
+            if root is None:
                 raise ValueError(
                     f"{str(self.path)!r} is not an activation store: it has no zarr.json "
                     f"(give an empty or new directory to create one with mode='a')"
                 )
-        else:
-            attrs = root.get("attributes", {}) if root.get("node_type") == "group" else {}
-            if attrs.get("repalign_store") != _STORE_KIND:
-                raise ValueError(
-                    f"{str(self.path)!r} holds a Zarr hierarchy that is not a repalign "
-                    f"activation store (its root group lacks repalign_store='{_STORE_KIND}')"
-                )
-            if attrs.get("format_version", 0) > _FORMAT_VERSION:
-                raise ValueError(
-                    f"{str(self.path)!r} was written by a newer repalign (store format "
-                    f"{attrs['format_version']}, this version reads {_FORMAT_VERSION}); "
-                    f"upgrade repalign"
-                )
+        if root is not None:
+            self._check_root(root)
         self._zstore = _AtomicLocalStore(self.path, read_only=self.read_only, fsync=fsync)
         if root is None:
-            zarr.open_group(
-                store=self._zstore, mode="a", zarr_format=3,
-                attributes={"repalign_store": _STORE_KIND, "format_version": _FORMAT_VERSION},
-            )
+            try:
+                zarr.open_group(
+                    store=self._zstore, mode="a", zarr_format=3,
+                    attributes={"repalign_store": _STORE_KIND,
+                                "format_version": _FORMAT_VERSION},
+                )
+            except ContainsGroupError:  # another process created the store meanwhile
+                self._check_root(_read_json(self.path / "zarr.json") or {})
         if mode == "a":
             self._empty_trash()
+
+    def _has_foreign_files(self) -> bool:
+        """Whether the directory holds anything but what creating a store leaves behind."""
+        if not self.path.exists():
+            return False
+        return any(not (p.name.startswith(".") and p.name.endswith(_TMP_SUFFIX))
+                   and p.name not in (_TRASH, _LOCKS) for p in self.path.iterdir())
+
+    def _check_root(self, root: dict) -> None:
+        attrs = root.get("attributes", {}) if root.get("node_type") == "group" else {}
+        if attrs.get("repalign_store") != _STORE_KIND:
+            raise ValueError(
+                f"{str(self.path)!r} holds a Zarr hierarchy that is not a repalign "
+                f"activation store (its root group lacks repalign_store='{_STORE_KIND}')"
+            )
+        if attrs.get("format_version", 0) > _FORMAT_VERSION:
+            raise ValueError(
+                f"{str(self.path)!r} was written by a newer repalign (store format "
+                f"{attrs['format_version']}, this version reads {_FORMAT_VERSION}); "
+                f"upgrade repalign"
+            )
 
     def __repr__(self) -> str:
         return f"ActivationStore({str(self.path)!r}, mode={self.mode!r})"
@@ -616,8 +632,11 @@ class ActivationStore(Store):
                     "repalign_version": _version(), "complete": False, **user,
                 }
                 with self._model_lock(model):
-                    zarr.open_group(store=self._zstore, path=encode_name(model), mode="a",
-                                    zarr_format=3)
+                    try:  # the model's group first: then the array is one metadata write
+                        zarr.open_group(store=self._zstore, path=encode_name(model),
+                                        mode="a", zarr_format=3)
+                    except ContainsGroupError:  # created meanwhile by another process
+                        pass
                     array = zarr.create_array(
                         store=self._zstore, name=self._rel(model, layer),
                         shape=(n_stimuli, n_features), chunks=(chunk_size, n_features),

@@ -197,6 +197,9 @@ class ResultStore(Store):
         super().__init__(read_only=read_only)
         self.path = Path(path)
         self._lock = threading.Lock()
+        if self.path.is_dir():
+            raise ValueError(f"path {str(self.path)!r} is a directory; expected the SQLite file "
+                             f"of a result store (e.g. {str(self.path / 'results.db')!r})")
         if read_only:
             if not self.path.is_file():
                 raise ValueError(f"no result store at {str(self.path)!r}: the file does not "
