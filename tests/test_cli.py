@@ -89,8 +89,16 @@ def test_compare_prints_values_and_statistics(tmp_path):
     assert lines[0] == f"cka  {repalign.measure('cka', X, np.load(tmp_path / 'b.npy')):.6g}"
     assert lines[1].startswith("rsa  ")
     stats = runner.invoke(app, ["compare", str(tmp_path / "a.npy"), str(tmp_path / "b.npy"),
-                                "--permutations", "19", "--bootstrap", "19", "--seed", "0"])
+                                "--permutations", "19", "--interval", "jackknife", "--seed",
+                                "0"])
     assert stats.exit_code == 0 and "PairResult: cka" in stats.output and "p " in stats.output
+    assert "jackknife interval of the population value" in stats.output
+    boot = runner.invoke(app, ["compare", str(tmp_path / "a.npy"), str(tmp_path / "b.npy"),
+                               "--interval", "bootstrap", "--bootstrap", "19", "--seed", "0"])
+    assert boot.exit_code == 0 and "19 resamples" in boot.output
+    wrong = runner.invoke(app, ["compare", str(tmp_path / "a.npy"), str(tmp_path / "b.npy"),
+                                "--interval", "bca"])
+    assert wrong.exit_code == 2 and "--interval" in wrong.output
     bad = runner.invoke(app, ["compare", str(tmp_path / "a.npy"), str(tmp_path / "b.npy"),
                               "-m", "nope"])
     assert bad.exit_code == 1 and "Unknown measure 'nope'" in bad.output

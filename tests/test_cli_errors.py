@@ -99,6 +99,7 @@ CASES = [
     ("compare-permutations-negative", f"compare {A} {B} --permutations -1", 2,
      ["--permutations"]),
     ("compare-bootstrap-negative", f"compare {A} {B} --bootstrap -5", 2, ["--bootstrap"]),
+    ("compare-interval-unknown", f"compare {A} {B} --interval bca", 2, ["--interval"]),
     ("compare-seed-negative", f"compare {A} {B} --seed -1", 2, ["--seed"]),
     ("compare-permutations-text", f"compare {A} {B} --permutations all", 2,
      ["--permutations"]),

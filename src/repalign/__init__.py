@@ -11,12 +11,21 @@ from ._version import __version__
 from .exceptions import DegenerateWarning, InsufficientMemoryError
 from .grid import grid
 from .inference import (
+    ChanceLevel,
     CVResult,
+    LayerSelection,
+    ModelComparison,
+    RDMScore,
+    calibrate,
+    chance_level,
     compare,
+    compare_models,
     cross_validate,
     fdr,
     noise_ceiling,
     rdm_permutation_test,
+    score_rdm,
+    select_layer,
     split_half_reliability,
 )
 from .measures import (
@@ -52,6 +61,15 @@ __all__ = [
     "noise_ceiling",
     "split_half_reliability",
     "rdm_permutation_test",
+    "score_rdm",
+    "RDMScore",
+    "compare_models",
+    "ModelComparison",
+    "select_layer",
+    "LayerSelection",
+    "chance_level",
+    "calibrate",
+    "ChanceLevel",
     "cross_validate",
     "CVResult",
     "fdr",

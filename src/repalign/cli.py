@@ -327,25 +327,35 @@ def compare(
     measure: List[str] = typer.Option(["cka"], "--measure", "-m", help=_MEASURE_HELP),
     permutations: int = typer.Option(0, "--permutations", min=0,
                                      help="Permutations for a p-value (0: none)."),
-    bootstrap: int = typer.Option(0, "--bootstrap", min=0,
-                                  help="Bootstrap resamples for a confidence interval (0: none)."),
+    interval: str = typer.Option(
+        "none", "--interval",
+        help="none | jackknife (bias-corrected interval of the population value, the "
+             "library default) | bootstrap (percentile interval of --bootstrap resamples)."),
+    bootstrap: int = typer.Option(1000, "--bootstrap", min=1,
+                                  help="Resamples of --interval bootstrap."),
     seed: Optional[int] = typer.Option(None, "--seed", min=0),
 ) -> None:
     """Compare two representations saved as .npy files with one or more measures.
 
     Example:
 
-        repalign compare A.npy B.npy -m cka -m rsa:compare=pearson --permutations 1000
+        repalign compare A.npy B.npy -m cka -m rsa:compare=pearson --interval jackknife
     """
     import repalign
+
+    if interval not in ("none", "jackknife", "bootstrap"):
+        raise typer.BadParameter(f"expected none, jackknife or bootstrap; got {interval!r}",
+                                 param_hint="--interval")
 
     specs = [(text, *_measure_spec(text)) for text in measure]
     expected = "a .npy array of shape (n_stimuli, n_features)"
     X, Y = _read_array(a, "A", expected), _read_array(b, "B", expected)
     for text, name, params in specs:
-        if permutations or bootstrap:
-            typer.echo(repr(repalign.compare(X, Y, name, n_permutations=permutations,
-                                             n_bootstrap=bootstrap, seed=seed, **params)))
+        if permutations or interval != "none":
+            typer.echo(repr(repalign.compare(
+                X, Y, name, n_permutations=permutations,
+                interval=None if interval == "none" else interval, n_bootstrap=bootstrap,
+                seed=seed, **params)))
         else:
             typer.echo(f"{text}  {repalign.measure(name, X, Y, **params):.6g}")
 

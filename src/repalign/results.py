@@ -183,12 +183,23 @@ def rows_frame(rows) -> Any:
 _PHIPSON_SMYTH = ("Phipson & Smyth (2010). Permutation p-values should never be zero: "
                   "calculating exact p-values when permutations are randomly drawn. "
                   "Stat. Appl. Genet. Mol. Biol. 9(1), Article 39.")
-_EFRON_TIBSHIRANI = ("Efron & Tibshirani (1993). An Introduction to the Bootstrap. "
-                     "Chapman & Hall.")
+#: The references of each interval method.
+_INTERVAL_REFERENCES = {
+    "bootstrap": "Efron & Tibshirani (1993). An Introduction to the Bootstrap. Chapman & Hall.",
+    "jackknife": "Quenouille (1956). Notes on bias in estimation. Biometrika 43(3-4):353-360. "
+                 "Efron & Tibshirani (1993). An Introduction to the Bootstrap, ch. 11. "
+                 "Chapman & Hall.",
+}
 
-_SCALARS = ("value", "ci_low", "ci_high", "p_value", "null_mean", "null_std", "calibrated",
-            "measure", "kind", "symmetric", "bounds", "n_stimuli", "n_permutations",
-            "n_bootstrap", "ci_level")
+#: What each interval method's interval is of, as a result states it.
+_INTERVAL_MEANING = {
+    "jackknife": "jackknife interval of the population value",
+    "bootstrap": "percentile bootstrap interval of the estimator",
+}
+
+_SCALARS = ("value", "ci_low", "ci_high", "interval", "p_value", "null_mean", "null_std",
+            "calibrated", "measure", "kind", "symmetric", "bounds", "n_stimuli",
+            "n_permutations", "n_bootstrap", "ci_level")
 
 
 @dataclass(frozen=True)
@@ -196,15 +207,19 @@ class PairResult:
     """One comparison of two representations, with its permutation test and interval.
 
     Returned by :func:`repalign.compare`. Quantities that were not computed
-    (``n_permutations=0`` or ``n_bootstrap=0``) are None.
+    (``n_permutations=0``, ``interval=None``) are None.
 
     Attributes
     ----------
     value : float
         The measure between X and Y.
     ci_low, ci_high : float or None
-        Percentile bootstrap interval at level ``ci_level`` (NaN if the measure
-        was undefined on every resample).
+        The interval at level ``ci_level`` (NaN if the measure was undefined on
+        every resample).
+    interval : {"jackknife", "bootstrap"} or None
+        What the interval is: ``"jackknife"``, a bias-corrected jackknife
+        interval of the measure's population value; ``"bootstrap"``, the
+        percentile interval of the estimator over resamples with replacement.
     p_value : float or None
         One-sided permutation p-value in the direction of "more aligned":
         ``(1 + #{null >= value}) / (1 + n_permutations)`` for a similarity,
@@ -229,9 +244,10 @@ class PairResult:
         The papers the measure follows.
     n_stimuli, n_permutations, n_bootstrap : int
     ci_level : float
-    null_distribution, bootstrap_distribution : ndarray or None
-        The permutation values and the bootstrap values (read-only; NaN where
-        the measure was undefined on a resample).
+    null_distribution, bootstrap_distribution, jackknife_values : ndarray or None
+        The permutation values, the bootstrap values and the values with each
+        group of stimuli left out (read-only; NaN where the measure was
+        undefined on a resample).
 
     Examples
     --------
@@ -239,9 +255,9 @@ class PairResult:
     >>> rng = np.random.default_rng(0)
     >>> X = rng.standard_normal((40, 5))
     >>> result = repalign.compare(X, X @ rng.standard_normal((5, 5)), n_permutations=99,
-    ...                           n_bootstrap=99, seed=0)
-    >>> result.p_value
-    0.01
+    ...                           seed=0)
+    >>> result.p_value, result.interval
+    (0.01, 'jackknife')
     >>> sorted(result.to_dict())[:4]
     ['bounds', 'calibrated', 'ci_high', 'ci_level']
     """
@@ -263,12 +279,14 @@ class PairResult:
     n_permutations: int
     n_bootstrap: int
     ci_level: float
+    interval: str | None = None
     null_distribution: np.ndarray | None = field(default=None, repr=False, compare=False)
     bootstrap_distribution: np.ndarray | None = field(default=None, repr=False,
                                                       compare=False)
+    jackknife_values: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        for name in ("null_distribution", "bootstrap_distribution"):
+        for name in ("null_distribution", "bootstrap_distribution", "jackknife_values"):
             values = getattr(self, name)
             if values is not None:
                 values = np.array(values, dtype=np.float64)
@@ -289,14 +307,14 @@ class PairResult:
         """References for the measure and for the statistics that were computed.
 
         One reference per line: the papers the measure follows, then
-        Phipson & Smyth (2010) for the p-value and Efron & Tibshirani (1993) for
-        the interval when they were computed.
+        Phipson & Smyth (2010) for the p-value and the interval method's
+        references when they were computed.
         """
         refs = list(self.references)
         if self.p_value is not None:
             refs.append(_PHIPSON_SMYTH)
-        if self.ci_low is not None:
-            refs.append(_EFRON_TIBSHIRANI)
+        if self.interval is not None:
+            refs.append(_INTERVAL_REFERENCES[self.interval])
         return "\n".join(refs)
 
     def __repr__(self) -> str:
@@ -304,9 +322,11 @@ class PairResult:
         name = f"{self.measure}({params})" if params else self.measure
         lines = [f"PairResult: {name}, a {self.kind}, {self.n_stimuli} stimuli"]
         value = f"  value       {self.value:.4g}"
-        if self.ci_low is not None:
+        if self.interval is not None:
             value += (f"   {100 * self.ci_level:g}% CI [{self.ci_low:.4g}, {self.ci_high:.4g}]"
-                      f" ({self.n_bootstrap} bootstrap resamples)")
+                      f" ({_INTERVAL_MEANING[self.interval]}"
+                      + (f", {self.n_bootstrap} resamples)" if self.interval == "bootstrap"
+                         else ")"))
         lines.append(value)
         if self.p_value is not None:
             direction = ">=" if self.kind == "similarity" else "<="

@@ -429,6 +429,7 @@ X40 = np.random.default_rng(1).standard_normal((40, 3))
     ({"stats": 99}, TypeError, "stats must be None or a dict; got int"),
     ({"stats": {"n_perm": 9}}, ValueError, r"unknown keys \['n_perm'\]"),
     ({"stats": {"n_bootstrap": -1}}, ValueError, "n_bootstrap"),
+    ({"stats": {"interval": "bca"}}, ValueError, r"stats\[.interval.\]=.bca. is not valid"),
     ({"stats": {"seed": 1.5}}, TypeError, "seed"),
     ({"stats": {"ci": 1.0}}, ValueError, "ci"),
     ({"results": 3}, TypeError, "results must be None, a path or a ResultStore; got int"),

@@ -136,6 +136,9 @@ def test_split_half_spearman_brown_closed_form():
     truth = rng.standard_normal(1414 * 1413 // 2)  # condensed RDM of 1414 stimuli
     a, b = truth + np.sqrt(0.5) * rng.standard_normal((2, truth.size))
     assert repalign.split_half_reliability(a, b) == pytest.approx(0.8, abs=3e-3)
+    # the raw split-half r is the reliability of one half, var(t) / var(t + e)
+    assert repalign.split_half_reliability(a, b, correction=None) == pytest.approx(2 / 3,
+                                                                                 abs=3e-3)
 
 
 @pytest.mark.parametrize("compare,scipy_r", [
@@ -172,6 +175,8 @@ def test_split_half_is_minus_infinity_at_minus_one():
     (np.arange(6.0), {"compare": "tau"}, r"split_half_reliability: compare='tau' is not valid"),
     (np.arange(10.0), {}, r"a is an RDM of 4 stimuli but b of 5; they must match"),
     (np.ones((4, 3)), {}, r"b must be a square \(n, n\) RDM"),
+    (np.arange(6.0), {"correction": "sb"},
+     r"split_half_reliability: correction='sb' is not valid; expected one of"),
 ])
 def test_split_half_errors(b, kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._array_api import to_numpy
-from .._validation import Interval
+from .._validation import Interval, Options
 from .._version import __version__
 from ..exceptions import DegenerateWarning
 from ..inference.statistics import pair_statistics
@@ -36,9 +36,11 @@ from .plan import BATCHED_BLOCK, BLOCK, model_of, plan_measures, plan_pairs, til
 __all__ = ["grid", "pair_seed", "array_hash"]
 
 EXECUTORS = ("serial", "threads", "dask")
-_STATS_DEFAULTS = {"n_permutations": 1000, "n_bootstrap": 1000, "seed": 0, "ci": 0.95}
+_STATS_DEFAULTS = {"n_permutations": 1000, "interval": "jackknife", "n_bootstrap": 1000,
+                   "seed": 0, "ci": 0.95}
 _COUNT = Interval(0, None, integer=True)
 _LEVEL = Interval(0, 1, closed="neither")
+_INTERVAL = Options("jackknife", "bootstrap", None)
 
 
 def grid(reps, measures, pairs="all", executor: str = "serial", scheduler=None,
@@ -90,8 +92,9 @@ def grid(reps, measures, pairs="all", executor: str = "serial", scheduler=None,
         are computed, so a killed run resumes where it stopped and the store's
         rows list the representations in the grid's order.
     stats : None or dict, default=None
-        Statistics for every pair: ``n_permutations`` (1000), ``n_bootstrap``
-        (1000), ``seed`` (0) and ``ci`` (0.95), as in :func:`repalign.compare`,
+        Statistics for every pair: ``n_permutations`` (1000), ``interval``
+        ("jackknife"), ``n_bootstrap`` (1000, for ``interval="bootstrap"``),
+        ``seed`` (0) and ``ci`` (0.95), as in :func:`repalign.compare`,
         computed from the prepared states. The random streams of a pair are
         seeded by :func:`pair_seed` from ``seed`` and the pair's identity, so a
         pair's statistics do not depend on the rest of the grid or the executor.
@@ -343,6 +346,7 @@ def _check_stats(stats):
     _COUNT.check("grid", "stats['n_bootstrap']", stats["n_bootstrap"])
     _COUNT.check("grid", "stats['seed']", stats["seed"])
     _LEVEL.check("grid", "stats['ci']", stats["ci"])
+    _INTERVAL.check("grid", "stats['interval']", stats["interval"])
     return stats
 
 
@@ -419,6 +423,7 @@ def _pair_values(m, pairs, states, arrays, stats, hashes) -> list:
                                                   m.name, params))
             found = pair_statistics(m, a, b, arrays[i], arrays[j], value,
                                     n_permutations=stats["n_permutations"],
+                                    interval=stats["interval"],
                                     n_bootstrap=stats["n_bootstrap"], ci=stats["ci"], rng=rng)
             fields.update(p_value=found.p_value, ci_low=found.ci_low, ci_high=found.ci_high)
         fields["seconds"] = share + time.perf_counter() - start

@@ -5,10 +5,13 @@ The numeric core knows nothing of files or models; every function here works
 through the Measure contract (``prepare`` once, ``pair`` many times).
 """
 
+from .chance import ChanceLevel, calibrate, chance_level
 from .compare import compare
 from .crossval import CVResult, cross_validate
+from .layer_selection import LayerSelection, select_layer
 from .multiple import fdr
 from .noise_ceiling import noise_ceiling, split_half_reliability
+from .rdm_models import ModelComparison, RDMScore, compare_models, score_rdm
 from .rdm_permutation import rdm_permutation_test
 
 __all__ = [
@@ -19,4 +22,13 @@ __all__ = [
     "split_half_reliability",
     "fdr",
     "rdm_permutation_test",
+    "score_rdm",
+    "compare_models",
+    "select_layer",
+    "LayerSelection",
+    "chance_level",
+    "calibrate",
+    "ChanceLevel",
+    "RDMScore",
+    "ModelComparison",
 ]

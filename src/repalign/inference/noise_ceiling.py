@@ -127,8 +127,9 @@ def noise_ceiling(rdms, method: str = "loo", compare: str = "spearman") -> tuple
     return lower / n_subjects, upper / n_subjects
 
 
-def split_half_reliability(a, b, compare: str = "pearson") -> float:
-    """Split-half reliability of an RDM, with the Spearman-Brown correction.
+def split_half_reliability(a, b, compare: str = "pearson",
+                           correction: str | None = "spearman-brown") -> float:
+    """Split-half reliability of an RDM, with or without the Spearman-Brown correction.
 
     Parameters
     ----------
@@ -138,11 +139,16 @@ def split_half_reliability(a, b, compare: str = "pearson") -> float:
         the same stimuli in the same order.
     compare : {"pearson", "spearman", "kendall_tau_a", "rho_a", "cosine"}, default="pearson"
         The comparator, as in :func:`repalign.compare_rdms`.
+    correction : {"spearman-brown", None}, default="spearman-brown"
+        ``"spearman-brown"``: the reliability of the full data (both halves
+        together); None: the raw split-half comparison ``r``, the reliability
+        of one half.
 
     Returns
     -------
     float
-        The reliability of the full data (both halves together).
+        The reliability of the full data (both halves together), or of one
+        half with ``correction=None``.
 
     Warns
     -----
@@ -179,11 +185,17 @@ def split_half_reliability(a, b, compare: str = "pearson") -> float:
     --------
     >>> import repalign
     >>> it = repalign.datasets.kriegeskorte92().human_it
-    >>> round(repalign.split_half_reliability(it[:, 0].mean(axis=0), it[:, 1].mean(axis=0)), 3)
+    >>> halves = it[:, 0].mean(axis=0), it[:, 1].mean(axis=0)
+    >>> round(repalign.split_half_reliability(*halves), 3)
     0.64
+    >>> round(repalign.split_half_reliability(*halves, correction=None), 3)  # one half
+    0.47
     """
     Options(*COMPARATORS).check("split_half_reliability", "compare", compare)
+    Options("spearman-brown", None).check("split_half_reliability", "correction", correction)
     r = compare_rdm_pair(a, b, compare, names=("a", "b"))
+    if correction is None:
+        return r
     corrected = 2 * r / (1 + r) if r > -1 else float("-inf")
     if r < 0:
         warnings.warn(

@@ -1,4 +1,4 @@
-"""The statistics of one comparison: its permutation test and its bootstrap interval.
+"""The statistics of one comparison: its permutation test and its interval.
 
 :func:`pair_statistics` is the one place they are computed: :func:`repalign.compare`
 and the grid engine both call it, so a pair compared alone and the same pair
@@ -14,9 +14,19 @@ import numpy as np
 from .._array_api import namespace_and_device
 from ..measures import Measure, Prepared
 from .bootstrap import bootstrap_distribution, percentile_interval
+from .jackknife import jackknife_interval, jackknife_values
 from .permutation import permutation_null, permutation_p_value
 
-__all__ = ["PairStatistics", "pair_statistics"]
+__all__ = ["INTERVALS", "PairStatistics", "pair_statistics"]
+
+#: The interval methods: what each is an interval of, in words.
+INTERVALS = {
+    "jackknife": "bias-corrected jackknife t-interval of the population value (stimuli left "
+                 "out in turn, on the scale where the measure's range is the real line)",
+    "bootstrap": "percentile bootstrap interval of the estimator (stimuli drawn with "
+                 "replacement; biased upward for measures that read a duplicated stimulus as "
+                 "aligned)",
+}
 
 
 @dataclass(frozen=True)
@@ -38,9 +48,13 @@ class PairStatistics:
     null_distribution : ndarray or None
         The permutation values.
     ci_low, ci_high : float or None
-        The percentile bootstrap interval.
+        The interval.
+    interval : str or None
+        Its method, a key of :data:`INTERVALS`.
     bootstrap_distribution : ndarray or None
         The bootstrap values (NaN where the measure was undefined on a resample).
+    jackknife_values : ndarray or None
+        The values with each group of stimuli left out.
     """
 
     p_value: float | None = None
@@ -50,13 +64,15 @@ class PairStatistics:
     null_distribution: np.ndarray | None = None
     ci_low: float | None = None
     ci_high: float | None = None
+    interval: str | None = None
     bootstrap_distribution: np.ndarray | None = None
+    jackknife_values: np.ndarray | None = None
 
 
 def pair_statistics(measure: Measure, a: Prepared, b: Prepared, X, Y, value: float, *,
-                    n_permutations: int, n_bootstrap: int, ci: float,
+                    n_permutations: int, interval: str | None, n_bootstrap: int, ci: float,
                     rng: np.random.Generator) -> PairStatistics:
-    """Permutation test and bootstrap interval of ``measure`` between X and Y.
+    """Permutation test and interval of ``measure`` between X and Y.
 
     Parameters
     ----------
@@ -68,14 +84,17 @@ def pair_statistics(measure: Measure, a: Prepared, b: Prepared, X, Y, value: flo
         measures that prepare permuted or resampled rows again).
     value : float
         ``measure.pair(a, b)``.
-    n_permutations, n_bootstrap : int
-        Permutations of the stimuli of Y and bootstrap resamples of the
-        stimuli; 0 skips each.
+    n_permutations : int
+        Permutations of the stimuli of Y; 0 skips the test.
+    interval : {"jackknife", "bootstrap"} or None
+        The interval's method (:data:`INTERVALS`); None skips it.
+    n_bootstrap : int
+        Bootstrap resamples of the stimuli (``interval="bootstrap"``; 0 skips it).
     ci : float in (0, 1)
-        Level of the percentile interval.
+        Level of the interval.
     rng : numpy.random.Generator
         The comparison's random source: ``rng.spawn(2)`` gives the permutation
-        and the bootstrap streams, independent, so changing one count leaves
+        and the interval's streams, independent, so changing one count leaves
         the other's draws alone.
 
     Returns
@@ -85,11 +104,13 @@ def pair_statistics(measure: Measure, a: Prepared, b: Prepared, X, Y, value: flo
     Notes
     -----
     The p-value is :func:`~repalign.inference.permutation.permutation_p_value`
-    of the permutation null (ties within 100 eps of the input's dtype), the
-    interval :func:`~repalign.inference.bootstrap.percentile_interval` of the
-    bootstrap values; see :func:`repalign.compare` for what each means.
+    of the permutation null (ties within 100 eps of the input's dtype); the
+    interval :func:`~repalign.inference.jackknife.jackknife_interval` of the
+    values without each group of stimuli, or
+    :func:`~repalign.inference.bootstrap.percentile_interval` of the bootstrap
+    values; see :func:`repalign.compare` for what each means.
     """
-    permutation_rng, bootstrap_rng = rng.spawn(2)
+    permutation_rng, interval_rng = rng.spawn(2)
     found = {}
     if n_permutations:
         null = permutation_null(measure, a, b, Y, n_permutations, permutation_rng)
@@ -104,8 +125,13 @@ def pair_statistics(measure: Measure, a: Prepared, b: Prepared, X, Y, value: flo
         if measure.kind == "similarity" and measure.bounds[1] == 1.0:
             found["calibrated"] = ((value - null_mean) / (1 - null_mean) if null_mean != 1
                                    else float("nan"))
-    if n_bootstrap:
-        boot = bootstrap_distribution(measure, a, b, X, Y, n_bootstrap, bootstrap_rng)
+    if interval == "jackknife":
+        left_out = jackknife_values(measure, a, b, X, Y, interval_rng)
+        found.update(interval=interval, jackknife_values=left_out)
+        found["ci_low"], found["ci_high"] = jackknife_interval(value, left_out, ci,
+                                                               measure.bounds)
+    elif interval == "bootstrap" and n_bootstrap:
+        boot = bootstrap_distribution(measure, a, b, X, Y, n_bootstrap, interval_rng)
+        found.update(interval=interval, bootstrap_distribution=boot)
         found["ci_low"], found["ci_high"] = percentile_interval(boot, ci)
-        found["bootstrap_distribution"] = boot
     return PairStatistics(**found)

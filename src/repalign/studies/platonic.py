@@ -137,7 +137,7 @@ def _compare(nets, config, *, n: int) -> list:
                 tested.add((wa, wb))
                 result = repalign.compare(nets[a][0], nets[b][0], "mutual_knn",
                                           n_permutations=config.n_permutations,
-                                          n_bootstrap=0, seed=rng, k=K)
+                                          interval=None, seed=rng, k=K)
                 row.update(null_mean=result.null_mean, p_value=result.p_value)
             rows.append(row)
     return rows
