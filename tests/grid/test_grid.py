@@ -325,7 +325,7 @@ def test_dict_of_device_arrays_is_computed_where_it_lives(library):
     else:
         xs = pytest.importorskip("array_api_strict")
         moved = {k: xs.asarray(v, device=xs.Device("device1")) for k, v in reps.items()}
-    stats = {"n_permutations": 9, "n_bootstrap": 9, "seed": 0}
+    stats = {"n_permutations": 9, "interval": "bootstrap", "n_bootstrap": 9, "seed": 0}
     expected = repalign.grid(reps, ["cka", "rsa"], stats=stats).rows
     got = repalign.grid(moved, ["cka", "rsa"], stats=stats).rows
     assert [(r["a"], r["b"], r["hash_a"], r["hash_b"], r["p_value"]) for r in got] == \

@@ -72,9 +72,9 @@ def test_two_factor_standard_error_matches_the_spread_over_experiments():
     means, both, subjects_only = [], [], []
     for k in range(40):
         model, subjects = _experiment(rng)
-        r = repalign.compare_models({"m": model}, subjects, n_bootstrap=60, seed=k)
+        r = repalign.compare_models({"m": model}, subjects, n_bootstrap=40, seed=k)
         s = repalign.compare_models({"m": model}, subjects, bootstrap="subjects",
-                                    n_bootstrap=60, seed=k)
+                                    n_bootstrap=40, seed=k)
         means.append(r.scores["m"].mean)
         both.append(r.scores["m"].sem)
         subjects_only.append(s.scores["m"].sem)
