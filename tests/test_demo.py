@@ -45,8 +45,11 @@ def test_things_scores(outcome):
 def test_brain_step_when_the_images_are_available(outcome):
     if not demo.DEFAULT_IMAGES.exists():
         pytest.skip("the 92 images are not bundled; ../shared/data is absent")
-    best = {target: (rho, p) for target, _, rho, p, _ in outcome["brain"]}
-    assert best["human_it"][0] > 0.3 and best["human_it"][1] < 0.05
+    best = {target: (rho, p, ceiling) for target, _, rho, p, ceiling in outcome["brain"]}
+    # Scored per subject, as its ceiling is: EfficientNet-Lite0's best block explains
+    # human IT (0.265) but stays below the ceiling's lower bound (0.372).
+    rho, p, (low, high) = best["human_it"]
+    assert 0.2 < rho < low < high and p < 0.05
     assert best["monkey_it"][0] > 0.3
 
 

@@ -22,6 +22,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 
@@ -83,8 +84,14 @@ def brain_alignment(out: Path, images: Path, *, quick: bool):
     rsa_fields = measure_fields(repalign.get("rsa", **RSA_PARAMS))
     with repalign.ResultStore(out / "results.db") as results:
         for r in table.itertuples():
-            results.put({"a": f"{r.model}/{r.layer}", "b": r.target, "hash_a": r.rdm_hash,
-                         "hash_b": r.target_hash, **rsa_fields,
+            # A per-subject score is named by its target and how it was scored, so the
+            # row says it is on the scale of that target's noise ceiling.
+            per_subject = r.score != "one RDM"
+            target = f"{r.target} ({r.score})" if per_subject else r.target
+            target_hash = (hashlib.sha256(f"{r.target_hash}|{r.score}".encode()).hexdigest()
+                           if per_subject else r.target_hash)
+            results.put({"a": f"{r.model}/{r.layer}", "b": target, "hash_a": r.rdm_hash,
+                         "hash_b": target_hash, **rsa_fields,
                          "value": r.rho, "p_value": r.p_value, "n_stimuli": 92,
                          "seconds": 0.0})
     network = table[table.model == NETWORK]
@@ -96,7 +103,8 @@ def brain_alignment(out: Path, images: Path, *, quick: bool):
         best = sub.loc[sub.rho.idxmax()]
         text = f"  {target:16s} best {best.layer} rho={best.rho:.3f} (p={best.p_value:.3g})"
         if ceiling is not None:
-            text += f"; noise ceiling [{ceiling[0]:.3f}, {ceiling[1]:.3f}]"
+            text += (f" +- {best.rho_sem:.3f}, {best.score} as its noise ceiling "
+                     f"[{ceiling[0]:.3f}, {ceiling[1]:.3f}]")
         _say(text)
         rows.append((target, best.layer, best.rho, best.p_value, ceiling))
     return list(BRAIN_LAYERS), curves, rows

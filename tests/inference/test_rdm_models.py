@@ -170,3 +170,18 @@ def test_select_layer_errors(k92):
         repalign.select_layer({"V1": models["V1"]}, subjects, n_splits=0)
     with pytest.raises(ValueError, match="halves of at least 4"):
         repalign.select_layer({"a": np.arange(15.0)}, np.random.rand(3, 15))
+
+
+def test_score_permutation_p_value_counts_the_permutations_at_or_above(k92):
+    """The p-value of the mean score, recomputed by an explicit loop over permutations."""
+    _, subjects, models = k92
+    score = repalign.score_rdm(models["animacy"], subjects, n_permutations=29, seed=3)
+    rng = np.random.default_rng(3)
+    square = squareform(squareform(models["animacy"], checks=False))
+    null = []
+    for _ in range(29):
+        p = rng.permutation(92)
+        permuted = squareform(square[np.ix_(p, p)], checks=False)
+        null.append(np.mean([repalign.compare_rdms(permuted, s) for s in subjects]))
+    assert score.p_value == (1 + sum(v >= score.mean for v in null)) / 30
+    assert repalign.score_rdm(models["animacy"], subjects).p_value is None

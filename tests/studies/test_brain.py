@@ -30,24 +30,29 @@ def test_writes_the_three_files_and_names_every_check(outcome):
     assert all(check.claim in summary for check in result.checks)
 
 
-def test_rsa_values_equal_scipy_spearman_of_the_condensed_rdms(outcome):
+def test_scores_are_per_subject_spearman_means_as_the_ceiling_is(outcome):
+    """An independent per-subject computation (scipy): the mean over subjects of the
+    Spearman rho with each subject's RDM; the group-mean comparison is kept apart."""
     _, table = outcome
     data = repalign.datasets.kriegeskorte92()
     upper = np.triu_indices(92, 1)
-    human_it = data.human_it.mean(axis=(0, 1))[upper]
+    subjects = data.human_it.mean(axis=1)
     monkey = table[(table.layer == "monkey_it") & (table.target == "human_it")].iloc[0]
-    assert monkey.rho == pytest.approx(spearmanr(data.monkey_it[upper], human_it)[0], abs=1e-12)
+    per_subject = [spearmanr(data.monkey_it[upper], s[upper])[0] for s in subjects]
+    assert monkey.rho == pytest.approx(np.mean(per_subject), abs=1e-12)
+    assert monkey.rho_sem == pytest.approx(np.std(per_subject, ddof=1) / 2, abs=1e-12)
+    group = spearmanr(data.monkey_it[upper], subjects.mean(axis=0)[upper])[0]
+    assert monkey.rho_group == pytest.approx(group, abs=1e-12)
     hmax = table[(table.layer == "HMAX") & (table.target == "human_judgments")].iloc[0]
-    judgments = data.behavior.mean(axis=0)[upper]
-    assert hmax.rho == pytest.approx(spearmanr(data.models["HMAX"][upper], judgments)[0],
-                                     abs=1e-12)
+    judged = [spearmanr(data.models["HMAX"][upper], s[upper])[0] for s in data.behavior]
+    assert hmax.rho == pytest.approx(np.mean(judged), abs=1e-12)
 
 
 def test_human_and_monkey_it_match_and_animacy_explains_it(outcome):
     _, table = outcome
     human = table[table.target == "human_it"].set_index("layer")
     # Kriegeskorte et al. (2008): the two species' IT RDMs match, p at its floor 1/200.
-    assert human.loc["monkey_it", "rho"] > 0.4 and human.loc["monkey_it", "p_value"] == 1 / 200
+    assert human.loc["monkey_it", "rho"] > 0.25 and human.loc["monkey_it", "p_value"] == 1 / 200
     assert human.loc["animacy", "rho"] > human.loc["V1", "rho"]
     # The published human IT noise ceiling of the rsatoolbox demo data.
     assert human.loc["animacy", "ceiling_low"] == pytest.approx(0.372, abs=5e-4)

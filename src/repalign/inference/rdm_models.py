@@ -31,6 +31,7 @@ representational geometries. eLife 12:e82566.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -77,6 +78,9 @@ class RDMScore:
         The RDM comparator.
     definition : str
         What the score is, in words.
+    p_value : float or None
+        One-sided permutation p-value of the mean score, the model RDM's stimuli
+        permuted (None when no permutation was asked for).
     """
 
     model: str
@@ -89,6 +93,7 @@ class RDMScore:
     normalized: float
     compare: str
     definition: str
+    p_value: float | None = None
 
 
 def _stack(rdms) -> np.ndarray:
@@ -166,7 +171,7 @@ def two_factor_variance(both, subjects, stimuli):
 
 
 def score_rdm(model, subject_rdms, compare: str = "spearman", *, name: str = "model",
-              ci: float = 0.95) -> RDMScore:
+              ci: float = 0.95, n_permutations: int = 0, seed=None) -> RDMScore:
     """A model RDM's score against subject RDMs, on the scale of their noise ceiling.
 
     Parameters
@@ -179,6 +184,11 @@ def score_rdm(model, subject_rdms, compare: str = "spearman", *, name: str = "mo
     name : str, default="model"
     ci : float in (0, 1), default=0.95
         Level of the t-interval over subjects.
+    n_permutations : int, default=0
+        Permutations of the model RDM's stimuli (rows and columns together)
+        for a one-sided p-value of the mean score, ``(1 + #{null >= score}) /
+        (1 + N)``; 0 skips the test.
+    seed : None, int or numpy.random.Generator
 
     Returns
     -------
@@ -198,15 +208,31 @@ def score_rdm(model, subject_rdms, compare: str = "spearman", *, name: str = "mo
     """
     Options(*COMPARATORS).check("score_rdm", "compare", compare)
     Interval(0, 1, closed="neither").check("score_rdm", "ci", ci)
+    Interval(0, None, integer=True).check("score_rdm", "n_permutations", n_permutations)
     subjects = _stack(subject_rdms)
     models = _model_vectors({name: model}, subjects.shape[1])
     scores, lower, upper = _scores(models, subjects, compare)
     S = scores.shape[0]
     sem = float(scores[:, 0].std(ddof=1) / math.sqrt(S))
-    return _result(name, scores[:, 0], sem, S - 1, (lower.mean(), upper.mean()), compare, ci,
-                   f"mean over {S} subjects of {compare}(model RDM, subject RDM), with the "
-                   "spread over subjects; the noise ceiling is computed the same way "
-                   "(Nili et al. 2014)")
+    result = _result(name, scores[:, 0], sem, S - 1, (lower.mean(), upper.mean()), compare,
+                     ci, f"mean over {S} subjects of {compare}(model RDM, subject RDM), with "
+                     "the spread over subjects; the noise ceiling is computed the same way "
+                     "(Nili et al. 2014)")
+    if not n_permutations:
+        return result
+    prepared = [prepare_rdm_vector(v, compare, np, f"subject {s}") for s, v in
+                enumerate(subjects)]
+    v = models[name]
+    n = int(round((1 + math.sqrt(1 + 8 * v.shape[0])) / 2))
+    rng = np.random.default_rng(seed)
+    null = np.empty(n_permutations)
+    for k in range(n_permutations):
+        permuted = prepare_rdm_vector(_resample(v, rng.permutation(n), np), compare, np)
+        null[k] = np.mean([float(compare_prepared(permuted, p, compare, np))
+                           for p in prepared])
+    tolerance = 100 * np.finfo(np.float64).eps * abs(result.mean)
+    p = (1 + np.count_nonzero(null >= result.mean - tolerance)) / (1 + n_permutations)
+    return dataclasses.replace(result, p_value=float(p))
 
 
 def _result(name, per_subject, sem, dof, ceiling, compare, ci, definition) -> RDMScore:

@@ -105,7 +105,13 @@ def network_rdms(images) -> dict:
 
 
 def score(rdms: dict, target_rdms: dict, *, model: str, n_permutations: int, seed: int):
-    """Spearman RSA of each RDM with each target, with permutation p-values.
+    """Spearman RSA of each RDM with each target, on the noise ceiling's scale.
+
+    A target with subject RDMs is scored per subject and averaged, as its noise
+    ceiling is (:func:`repalign.score_rdm`, rsatoolbox's ``eval_fixed``); the
+    comparison with the subjects' mean RDM, a less noisy RDM than any
+    subject's and so on another scale, is kept as ``rho_group`` for reference.
+    A target without subjects (monkey IT) is compared directly.
 
     Parameters
     ----------
@@ -121,10 +127,12 @@ def score(rdms: dict, target_rdms: dict, *, model: str, n_permutations: int, see
     Returns
     -------
     list of dict
-        Rows with ``model, layer, depth, target, rho, p_value, q_value,
-        ceiling_low, ceiling_high, rdm_hash, target_hash`` (q over the layers of
-        ``rdms``, per target; the hashes are SHA-256 of the condensed float64
-        RDMs, the keys of a :class:`repalign.ResultStore`).
+        Rows with ``model, layer, depth, target, rho, rho_sem, rho_group, score,
+        p_value, q_value, ceiling_low, ceiling_high, rdm_hash, target_hash``
+        (``score`` says how ``rho`` was computed; p from permutations of the
+        stimuli; q over the layers of ``rdms``, per target; the hashes are
+        SHA-256 of the condensed float64 RDMs, the keys of a
+        :class:`repalign.ResultStore`).
     """
     from scipy.spatial.distance import squareform
 
@@ -132,21 +140,40 @@ def score(rdms: dict, target_rdms: dict, *, model: str, n_permutations: int, see
 
     rows = []
     for target, (rdm, subjects) in target_rdms.items():
-        low, high = (repalign.noise_ceiling(subjects) if subjects is not None
-                     else (np.nan, np.nan))
         condensed = squareform(rdm, checks=False)
         vectors = [np.asarray(r) if np.ndim(r) == 1 else squareform(r, checks=False)
                    for r in rdms.values()]
-        tested = [repalign.rdm_permutation_test(v, condensed, n_permutations=n_permutations,
-                                                seed=seed) for v in vectors]
-        _, q_values = repalign.fdr([p for _, p in tested])
-        rows += [{"model": model, "layer": layer, "depth": depth, "target": target,
-                  "rho": rho, "p_value": p, "q_value": q, "ceiling_low": low,
-                  "ceiling_high": high, "rdm_hash": rdm_hash(v),
-                  "target_hash": rdm_hash(condensed)}
-                 for depth, (layer, v, (rho, p), q) in enumerate(zip(rdms, vectors, tested,
-                                                                    q_values))]
+        found = []
+        for v in vectors:
+            if subjects is None:
+                group, p = repalign.rdm_permutation_test(v, condensed,
+                                                         n_permutations=n_permutations, seed=seed)
+                found.append({"rho": group, "rho_sem": np.nan, "rho_group": group,
+                              "score": "one RDM", "p_value": p, "ceiling_low": np.nan,
+                              "ceiling_high": np.nan})
+                continue
+            s = repalign.score_rdm(v, subjects, n_permutations=n_permutations, seed=seed)
+            found.append({"rho": s.mean, "rho_sem": s.sem,
+                          "rho_group": repalign.compare_rdms(v, condensed),
+                          "score": f"mean over {len(s.per_subject)} subjects",
+                          "p_value": s.p_value, "ceiling_low": s.ceiling[0],
+                          "ceiling_high": s.ceiling[1]})
+        _, q_values = repalign.fdr([f["p_value"] for f in found])
+        rows += [{"model": model, "layer": layer, "depth": depth, "target": target, **f,
+                  "q_value": q, "rdm_hash": rdm_hash(v), "target_hash": rdm_hash(condensed)}
+                 for depth, (layer, v, f, q) in enumerate(zip(rdms, vectors, found, q_values))]
     return rows
+
+
+def held_out_layers(rdms: dict, target_rdms: dict, seed: int) -> dict:
+    """The layer chosen on half of the stimuli and scored on the other half, per target.
+
+    Targets with subject RDMs only (:func:`repalign.select_layer`, 10 splits).
+    """
+    import repalign
+
+    return {target: repalign.select_layer(rdms, subjects, n_splits=10, seed=seed)
+            for target, (_, subjects) in target_rdms.items() if subjects is not None}
 
 
 def _images(config) -> Path:
@@ -193,8 +220,11 @@ class Config(StudyConfig):
 class Brain(Study):
     """EfficientNet-Lite0's blocks and classic models against IT and judgments.
 
-    ``results.csv`` columns: ``model, layer, depth, target, rho, p_value,
-    q_value, ceiling_low, ceiling_high, rdm_hash, target_hash``.
+    ``results.csv`` columns: ``model, layer, depth, target, rho, rho_sem,
+    rho_group, score, p_value, q_value, ceiling_low, ceiling_high, rdm_hash,
+    target_hash``: ``rho`` is on the scale of the noise ceiling (the mean over
+    subjects for human IT and judgments), ``rho_group`` the comparison with the
+    subjects' mean RDM.
     """
 
     name = "brain"
@@ -217,9 +247,12 @@ class Brain(Study):
         rows = score({"monkey_it": data.monkey_it}, {"human_it": target_rdms["human_it"]},
                      model="brain", **test)
         rows += score(data.models, target_rdms, model="classic", **test)
+        held_out = {}
         if have_images:
-            rows += score(network_rdms(data.images), target_rdms, model=NETWORK, **test)
-        return Outcome(pd.DataFrame(rows), {"have_images": have_images})
+            layers = network_rdms(data.images)
+            rows += score(layers, target_rdms, model=NETWORK, **test)
+            held_out = held_out_layers(layers, target_rdms, config.seed)
+        return Outcome(pd.DataFrame(rows), {"have_images": have_images, "held_out": held_out})
 
     def checks(self, outcome, config):
         table = outcome.table
@@ -265,14 +298,23 @@ class Brain(Study):
             best, _, _ = _network_summary(table)
             reached = "reaches" if best.rho >= best.ceiling_low else "stays below"
             numbers.append(
-                f"The best block ({best.layer}, rho {best.rho:.3f}) {reached} the lower bound "
-                f"of human IT's noise ceiling [{best.ceiling_low:.3f}, "
-                f"{best.ceiling_high:.3f}]; its best block is chosen among 16, so this "
-                "maximum is optimistic.\n")
+                f"Scored per subject, as the ceiling is, the best block ({best.layer}, rho "
+                f"{best.rho:.3f} +- {best.rho_sem:.3f} over subjects) {reached} the lower "
+                f"bound of human IT's noise ceiling [{best.ceiling_low:.3f}, "
+                f"{best.ceiling_high:.3f}]; against the subjects' mean RDM (another scale) "
+                f"it would be {best.rho_group:.3f}.\n")
+            for target, sel in outcome.details["held_out"].items():
+                numbers.append(
+                    f"{target}: chosen on half of the stimuli and scored on the other half "
+                    f"(10 splits), the layer {sel.layer} (chosen {sel.chosen[sel.layer]} of "
+                    f"{2 * sel.n_splits} times) scores {sel.score:.3f} +- {sel.score_std:.3f}, "
+                    f"against a ceiling of [{sel.ceiling[0]:.3f}, {sel.ceiling[1]:.3f}] on the "
+                    f"same halves; the in-sample best ({sel.in_sample_layer}) scores "
+                    f"{sel.in_sample:.3f} on all stimuli.\n")
         else:
             numbers.append(f"EfficientNet-Lite0 was not run: the 92 images ({IMAGES_FILE}) are "
                            "not shipped with repalign; pass images=PATH (CLI --images PATH).\n")
-        numbers += ["| model | layer | target | rho | p | q | noise ceiling |",
+        numbers += ["| model | layer | target | rho (ceiling scale) | p | q | noise ceiling |",
                     "|---|---|---|---:|---:|---:|---|"]
         numbers += [f"| {r.model} | {r.layer} | {r.target} | {r.rho:.3f} | {r.p_value:.3g} | "
                     f"{r.q_value:.3g} | " + ("—" if np.isnan(r.ceiling_low) else
@@ -286,9 +328,11 @@ class Brain(Study):
              outcome.details["have_images"] else "") +
             "the classic model RDMs of the 92-image set (Kriegeskorte et al. 2008) against "
             "human IT (4 subjects, session means), monkey IT and human similarity judgments "
-            f"(16 subjects). Spearman rho; p from {config.n_permutations} stimulus "
-            "permutations of the target RDM; Benjamini-Hochberg q over each model set's layers "
-            "per target; leave-one-subject-out noise ceilings.")
+            f"(16 subjects). Spearman rho, scored per subject and averaged where the target "
+            "has subjects (the scale of its leave-one-subject-out noise ceiling); p from "
+            f"{config.n_permutations} stimulus permutations; Benjamini-Hochberg q over each "
+            "model set's layers per target; the network's layer also chosen on held-out "
+            "stimuli.")
 
 
 def _figure(table):
