@@ -47,9 +47,10 @@ def fdr(p_values, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
 
         q_{(i)} = \\min\\Bigl(1, \\min_{j \\ge i} \\frac{m\\, p_{(j)}}{j}\\Bigr)
 
-    give the same decisions for every ``alpha``. This controls the FDR at
-    ``alpha`` for independent or positively dependent tests (Benjamini &
-    Yekutieli 2001), as ``scipy.stats.false_discovery_control(method="bh")``.
+    give the same decisions for every ``alpha``; they are computed by
+    ``scipy.stats.false_discovery_control(method="bh")``. This controls the FDR
+    at ``alpha`` for independent or positively dependent tests (Benjamini &
+    Yekutieli 2001).
 
     References
     ----------
@@ -73,13 +74,9 @@ def fdr(p_values, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
             f"fdr: p_values must lie in [0, 1] (NaN marks a cell without a test); "
             f"got {int(outside.sum())} outside, e.g. {float(p[outside][0])!r}"
         )
-    flat = p[tested]
-    m = flat.size
-    order = np.argsort(flat, kind="stable")
-    scaled = flat[order] * m / np.arange(1, m + 1)
-    q_sorted = np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 1.0)
+    from scipy.stats import false_discovery_control
+
     q = np.full(p.shape, np.nan)
-    q_flat = np.empty(m)
-    q_flat[order] = q_sorted
-    q[tested] = q_flat
+    if tested.any():
+        q[tested] = false_discovery_control(p[tested], method="bh")
     return tested & (q <= alpha), q
