@@ -68,7 +68,7 @@ def check_finite(X, name: str, xp) -> None:
     )
 
 
-def check_representation(X, name: str = "X", *, min_stimuli: int = 3):
+def check_representation(X, name: str = "X", *, min_stimuli: int = 3, needed_by: str = "this"):
     """Validate one representation and return it as a floating array.
 
     Parameters
@@ -81,6 +81,8 @@ def check_representation(X, name: str = "X", *, min_stimuli: int = 3):
         The argument name used in error messages.
     min_stimuli : int, default=3
         The fewest stimuli (rows) the caller can work with.
+    needed_by : str, default="this"
+        Who needs them, in the error (e.g. ``"mutual_knn with k=30"``).
 
     Returns
     -------
@@ -111,7 +113,7 @@ def check_representation(X, name: str = "X", *, min_stimuli: int = 3):
     n, d = X.shape
     if n < min_stimuli:
         raise ValueError(
-            f"{name} has {n} stimuli (rows) but this needs at least {min_stimuli}"
+            f"{name} has {n} stimuli (rows) but {needed_by} needs at least {min_stimuli}"
         )
     if d < 1:
         raise ValueError(f"{name} has no features (shape {tuple(X.shape)})")
@@ -248,7 +250,8 @@ def rescaled(X, xp):
     return X * math.ldexp(1.0, -exponent) if exponent else X
 
 
-def check_pair(X, Y, *, min_stimuli: int = 3, names: tuple[str, str] = ("X", "Y")):
+def check_pair(X, Y, *, min_stimuli: int = 3, names: tuple[str, str] = ("X", "Y"),
+               needed_by: str = "this"):
     """Validate two representations of the same stimuli.
 
     Both must pass :func:`check_representation`, have the same number of rows
@@ -260,8 +263,8 @@ def check_pair(X, Y, *, min_stimuli: int = 3, names: tuple[str, str] = ("X", "Y"
     X, Y : arrays
         Validated arrays of one floating dtype.
     """
-    X = check_representation(X, names[0], min_stimuli=min_stimuli)
-    Y = check_representation(Y, names[1], min_stimuli=min_stimuli)
+    X = check_representation(X, names[0], min_stimuli=min_stimuli, needed_by=needed_by)
+    Y = check_representation(Y, names[1], min_stimuli=min_stimuli, needed_by=needed_by)
     xp, _ = namespace_and_device(X, Y, names=names)
     if X.shape[0] != Y.shape[0]:
         raise ValueError(

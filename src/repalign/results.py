@@ -120,10 +120,15 @@ def select_rows(connection: sqlite3.Connection, measure: str | None = None) -> l
 def schema_version(connection: sqlite3.Connection, path) -> int:
     """The layout version of a result store, refusing any this repalign cannot read."""
     try:
-        versions = [v for (v,) in connection.execute("SELECT version FROM schema_version")]
-    except sqlite3.DatabaseError as err:
-        raise ValueError(f"{str(path)!r} is not a readable repalign result store ({err})") \
-            from None
+        tables = sorted(t for (t,) in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"))
+    except sqlite3.DatabaseError:
+        raise ValueError(f"{str(path)!r} is not an SQLite file, so not a repalign result "
+                         "store") from None
+    if "schema_version" not in tables:
+        raise ValueError(f"{str(path)!r} is not a repalign result store (it has no "
+                         f"schema_version table; its tables: {tables or 'none'})")
+    versions = [v for (v,) in connection.execute("SELECT version FROM schema_version")]
     if versions != [SCHEMA_VERSION]:
         raise ValueError(
             f"result store {str(path)!r} has schema version {versions}; this repalign reads "

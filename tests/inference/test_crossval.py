@@ -352,9 +352,9 @@ def test_rejects_mismatched_inputs():
 def test_fold_errors_name_the_fold():
     X, Y = correlated_pair(n=20)
     with pytest.raises(ValueError, match=r"fold 1 \(2 training, 1 held-out stimuli\): X_train "
-                                         r"has 2 stimuli \(rows\) but this needs at least 3"):
+                                         r"has 2 stimuli \(rows\) but procrustes needs at least 3"):
         repalign.cross_validate(X, Y, cv=[(list(range(18)), [18, 19]), ([0, 1], [2])])
-    with pytest.raises(ValueError, match=r"fold 0 .*X_test has 1 stimuli \(rows\) but this needs "
+    with pytest.raises(ValueError, match=r"fold 0 .*X_test has 1 stimuli \(rows\) but ridge needs "
                                          r"at least 2"):
         repalign.cross_validate(X, Y, "ridge", cv=20)
 

@@ -243,3 +243,10 @@ def test_each_bad_input_gets_its_one_acceptable_outcome(config, case):
     m = repalign.get(config[0], **config[1])
     X, Y = _pair()
     case(m, X, Y)
+
+
+def test_too_few_stimuli_names_the_measure_and_its_parameters():
+    X, Y = _pair()
+    with pytest.raises(ValueError, match=r"X has 40 stimuli \(rows\) but mutual_knn\(k=300\) "
+                                         r"needs at least 302"):
+        repalign.measure("mutual_knn", X, Y, k=300)

@@ -270,7 +270,8 @@ class Measure(ABC):
         Prepared
             A frozen, picklable state for :meth:`pair`.
         """
-        return self._prepared(check_representation(X, "X", min_stimuli=self.min_stimuli))
+        return self._prepared(check_representation(X, "X", min_stimuli=self.min_stimuli,
+                                                   needed_by=self._who()))
 
     def pair(self, a: Prepared, b: Prepared) -> float:
         """The value of the measure between two prepared representations.
@@ -302,7 +303,7 @@ class Measure(ABC):
         -------
         float
         """
-        X, Y = check_pair(X, Y, min_stimuli=self.min_stimuli)
+        X, Y = check_pair(X, Y, min_stimuli=self.min_stimuli, needed_by=self._who())
         return self.pair(self._prepared(X), self._prepared(Y, "Y"))
 
     # ------------------------------------------------------------------ blocks of pairs
@@ -504,7 +505,7 @@ class Measure(ABC):
         if X is None:
             raise ValueError(f"{self.name}.{method}: {self.name} {why}; pass the "
                              f"representation {name} behind the state")
-        X = check_representation(X, name, min_stimuli=self.min_stimuli)
+        X = check_representation(X, name, min_stimuli=self.min_stimuli, needed_by=self._who())
         if tuple(X.shape) != (state.n_stimuli, state.n_features):
             raise ValueError(
                 f"{self.name}.{method}: {name} has shape {tuple(X.shape)} but its state was "
@@ -582,6 +583,12 @@ class Measure(ABC):
         return float(self._from_moments(moments))
 
     # ------------------------------------------------------------------ internals
+    def _who(self) -> str:
+        """The measure and the parameters it was given other than the defaults, for errors."""
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        params = ", ".join(f"{k}={v!r}" for k, v in self.params.items() if v != defaults[k])
+        return f"{self.name}({params})" if params else self.name
+
     def _param_key(self) -> tuple:
         return tuple(sorted(self.params.items()))
 

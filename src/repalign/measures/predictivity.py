@@ -174,7 +174,8 @@ class _Predictor(Measure):
             The predicted targets, in the library, device and dtype of the
             training data.
         """
-        X_train, Y_train = check_pair(X_train, Y_train, names=("X_train", "Y_train"))
+        X_train, Y_train = check_pair(X_train, Y_train, names=("X_train", "Y_train"),
+                                      needed_by=self._who())
         X_test = check_held_out(check_representation(X_test, "X_test", min_stimuli=1),
                                 "X_test", n_features=X_train.shape[1], like=X_train)
         return self._predict(X_train, Y_train, X_test)
@@ -195,8 +196,10 @@ class _Predictor(Measure):
             The score of :meth:`fit_predict` against ``Y_test``, computed on
             the held-out stimuli alone (their own mean is the R^2 baseline).
         """
-        X_train, Y_train = check_pair(X_train, Y_train, names=("X_train", "Y_train"))
+        X_train, Y_train = check_pair(X_train, Y_train, names=("X_train", "Y_train"),
+                                      needed_by=self._who())
         X_test, Y_test = check_pair(X_test, Y_test, min_stimuli=self._min_test_stimuli,
+                                    needed_by=self._who(),
                                     names=("X_test", "Y_test"))
         X_test = check_held_out(X_test, "X_test", n_features=X_train.shape[1], like=X_train)
         Y_test = check_held_out(Y_test, "Y_test", n_features=Y_train.shape[1], like=Y_train)

@@ -222,6 +222,7 @@ class _ShapeBase(Measure):
         agree whenever the centred training data have full column rank.
         """
         X_train, Y_train = check_pair(X_train, Y_train, min_stimuli=self.min_stimuli,
+                                      needed_by=self._who(),
                                       names=("X_train", "Y_train"))
         xp, _ = namespace_and_device(X_train, Y_train)
         fitted = []

@@ -212,8 +212,9 @@ class Config(StudyConfig):
     def __post_init__(self) -> None:
         images = _images(self)
         if not images.is_file() and images != DEFAULT_IMAGES:
+            what = "is a folder" if images.is_dir() else "does not exist"
             raise ValueError(f"images must be the file {IMAGES_FILE} (the 92 images); "
-                             f"{str(images)!r} does not exist")
+                             f"{str(images)!r} {what}")
 
 
 @register
