@@ -44,7 +44,7 @@ def test_layer_heatmap_shows_each_layer_pair():
     np.testing.assert_array_equal(shown, expected)
     assert [t.get_text() for t in ax.get_xticklabels()] == ["conv1", "conv2", "fc"]
     assert (ax.get_ylabel(), ax.get_xlabel()) == ("m0", "m1")
-    assert figure.axes[1].get_ylabel() == "cka"  # the colour bar
+    assert figure.axes[1].get_ylabel() == "cka (similarity, higher = more alike)"  # colour bar
 
 
 def test_model_matrix_is_symmetric_with_missing_cells_nan():
@@ -148,7 +148,9 @@ def test_model_map_places_each_representation_from_one_minus_similarity():
     ax = figure.axes[0]
     placed = np.vstack([c.get_offsets() for c in ax.collections])
     assert placed.shape == (len(names), 2)
-    assert [t.get_text() for t in ax.texts] == names
+    # labels name the layer (the colour names the model), each point labelled once
+    assert figure.repalign_labels == {name: name.split("/")[1] for name in names}
+    assert sorted(t.get_text() for t in ax.texts) == sorted(n.split("/")[1] for n in names)
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["m0", "m1"]
     distances = np.array([[0.0 if a == b else 1 - _value(frame, a, b) for b in names]
                           for a in names])
@@ -191,7 +193,7 @@ def test_rdm_plot_with_the_92_image_categories():
     np.testing.assert_array_equal(top.images[0].get_array().ravel(), index)
     np.testing.assert_array_equal(left.images[0].get_array().ravel(), index)
     assert [t.get_text() for t in figure.legends[0].get_texts()] == names
-    assert colourbar.get_ylabel() == "dissimilarity"
+    assert colourbar.get_ylabel() == "dissimilarity (distance, lower = more alike)"
     assert len(rdm_plot(np.eye(3)).axes) == 2  # no categories: no bars
 
 
@@ -321,3 +323,118 @@ def test_params_select_rows_read_back_from_a_result_store(tmp_path):
                            "bound_high": 1.0, "n_stimuli": 92, "seconds": 0.0})
     figure = model_matrix(tmp_path / "results.db", "rsa", params={"compare": "pearson"})
     assert np.nanmax(figure.axes[0].images[0].get_array()) <= 0
+
+
+def _kind_rows(kind, n_stimuli=(50,)):
+    """Three representations of two models, one row per pair, on each stimulus set."""
+    names = ["p/l1", "p/l2", "q/l1"]
+    return pd.DataFrame([
+        {"a": a, "b": b, "measure": "plugin", "params": {"k": 10}, "value": 0.1 * (i + j + 1),
+         "kind": kind, "symmetric": True, "bound_low": 0.0, "bound_high": 1.0,
+         "n_stimuli": n, "ci_low": 0.1 * (i + j), "ci_high": 0.1 * (i + j + 2)}
+        for n in n_stimuli for i, a in enumerate(names) for j, b in enumerate(names) if i < j])
+
+
+@pytest.mark.parametrize("kind, cmap, label", [
+    ("similarity", "viridis", "plugin (similarity, higher = more alike)"),
+    ("distance", "magma_r", "plugin (distance, lower = more alike)"),
+])
+def test_matrices_are_coloured_by_the_measures_kind(kind, cmap, label):
+    frame = _kind_rows(kind)
+    for figure in (model_matrix(frame, "plugin"), layer_heatmap(frame, "p", "q", "plugin")):
+        image, colour_bar = figure.axes[0].images[0], figure.axes[1]
+        assert image.get_cmap().name == cmap
+        assert colour_bar.get_ylabel() == label
+        assert f"a {kind} from 0 to 1" in figure.repalign_caption
+    assert rdm_plot(np.eye(3)).axes[0].images[0].get_cmap().name == "magma_r"  # an RDM
+
+
+def test_captions_are_sentences_with_measure_parameters_stimuli_colour_and_interval():
+    caption = model_matrix(_kind_rows("distance"), "plugin").repalign_caption
+    assert caption.startswith("Every pair of 3 representations: plugin (10 nearest "
+                              "neighbours), on 50 stimuli.")
+    assert "plugin is a distance from 0 to 1 (lower = more alike)." in caption
+    assert "brighter = lower distance = more alike" in caption
+    assert "3 of 3 values have an interval (median width 0.2)" in caption
+    assert "{" not in caption  # no JSON
+    curve = alignment_curve_from_results(_brain_rows(), "it", "rsa", model="net",
+                                         ceiling=(0.5, 0.7)).repalign_caption
+    assert curve.startswith("Alignment of 4 layers of net with it, in network order: rsa "
+                            "(default parameters), on an unknown number of stimuli.")
+    assert "drawn as error bars" in curve and "noise ceiling, from 0.5 to 0.7" in curve
+    assert "Benjamini-Hochberg q < 0.05 (4 layers tested)" in curve
+
+
+def test_params_in_words():
+    from repalign.viz._common import params_in_words
+
+    assert params_in_words("{}") == "default parameters"
+    assert params_in_words({"compare": "spearman", "rdm": "correlation"}) == (
+        "RDMs compared by Spearman correlation, RDMs from correlation distance")
+    assert params_in_words({"cv": 5, "alphas": [0.1, 1.0, 10.0], "dims": None}) == (
+        "5-fold cross-validation, 3 ridge penalties from 0.1 to 10")
+    assert params_in_words({"unknown": 1.5}) == "unknown = 1.5"
+
+
+def test_matrices_never_mix_stimulus_sets():
+    frame = _kind_rows("similarity", n_stimuli=(50, 92))
+    frame.loc[frame["n_stimuli"] == 92, "value"] += 0.5
+    for draw in (lambda **kw: model_matrix(frame, "plugin", **kw),
+                 lambda **kw: layer_heatmap(frame, "p", "q", "plugin", **kw),
+                 lambda **kw: model_map(frame, "plugin", **kw)):
+        with pytest.raises(ValueError, match=r"computed on 2 stimulus sets \(n_stimuli 50, "
+                                             r"92\).*pass n_stimuli="):
+            draw()
+    shown = model_matrix(frame, "plugin", n_stimuli=92).axes[0].images[0].get_array()
+    np.testing.assert_allclose(shown[0, 1:], [0.7, 0.8])
+    assert "on 92 stimuli" in model_matrix(frame, "plugin", n_stimuli=92).repalign_caption
+    with pytest.raises(ValueError, match=r"n_stimuli=7: the plugin rows hold the stimulus "
+                                         r"sets of 50, 92 stimuli"):
+        model_matrix(frame, "plugin", n_stimuli=7)
+    # the names shown decide: layers all compared on one set are drawn whatever else is there
+    extra = pd.concat([_kind_rows("similarity"), _kind_rows("similarity").assign(
+        a="it", n_stimuli=92)])
+    assert layer_heatmap(extra, "p", "q", "plugin").axes[0].images[0].get_array().shape == (2, 1)
+
+
+def _overlap_area(a, b):
+    return (max(0.0, min(a.x1, b.x1) - max(a.x0, b.x0))
+            * max(0.0, min(a.y1, b.y1) - max(a.y0, b.y0)))
+
+
+def test_model_map_labels_do_not_overlap():
+    from matplotlib.text import Text
+
+    # 5 models x 6 layers: layers of a model drift along a line, models close together,
+    # so that labels at fixed offsets (the old map) collide
+    rng = np.random.default_rng(3)
+    names = [f"net{m}/layer{k}" for m in range(5) for k in range(6)]
+    points = np.array([[k + 0.15 * m, 0.1 * m + 0.05 * rng.standard_normal()]
+                       for m in range(5) for k in range(6)])
+    rows = [{"a": a, "b": b, "measure": "d", "params": {}, "kind": "distance",
+             "symmetric": True, "bound_low": 0.0, "bound_high": np.inf, "n_stimuli": 40,
+             "value": float(np.linalg.norm(points[i] - points[j]))}
+            for i, a in enumerate(names) for j, b in enumerate(names) if i < j]
+    figure = model_map(pd.DataFrame(rows), "d")
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    ax = figure.axes[0]
+    boxes = [Text.get_window_extent(t, renderer) for t in ax.texts]  # the text only
+    assert len(figure.repalign_labels) >= len(names) // 2  # most points are labelled
+    worst = max(_overlap_area(a, b) / min(a.width * a.height, b.width * b.height)
+                for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    assert worst == 0.0
+    axes_box = ax.get_window_extent(renderer)
+    assert all(axes_box.x0 <= b.x0 and b.x1 <= axes_box.x1 and axes_box.y0 <= b.y0
+               and b.y1 <= axes_box.y1 for b in boxes)  # inside the axes
+    centres = ax.transData.transform(np.vstack([c.get_offsets() for c in ax.collections]))
+    for box in boxes:  # no label covers a point's centre
+        assert not any(box.x0 < x < box.x1 and box.y0 < y < box.y1 for x, y in centres)
+    captions = figure.repalign_caption
+    unlabelled = len(names) - len(figure.repalign_labels)
+    assert (f"{unlabelled} of {len(names)} points had no room" in captions) == bool(unlabelled)
+    # the legend names the models with their colours
+    legend = ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == [f"net{m}" for m in range(5)]
+    assert [c.get_facecolor()[0].tolist() for c in ax.collections] == [
+        list(__import__("matplotlib").colors.to_rgba(f"C{m}")) for m in range(5)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import _select, as_frame, new_figure
+from ._common import _select, as_frame, describe_rows, new_figure
 
 __all__ = ["alignment_curve", "alignment_curve_from_results"]
 
@@ -46,7 +46,8 @@ def alignment_curve(layers, values, *, ceiling=None, p_values=None, alpha=0.05, 
     -------
     matplotlib.figure.Figure
         One axes with the curve (a line with a marker per layer), the
-        ceiling band (a polygon) and the significance stars (a scatter).
+        ceiling band (a polygon) and the significance stars (a scatter);
+        ``figure.repalign_caption`` describes it in sentences.
 
     References
     ----------
@@ -87,6 +88,15 @@ def alignment_curve(layers, values, *, ceiling=None, p_values=None, alpha=0.05, 
     ax.set_ylabel(ylabel)
     ax.set_title(title or "")
     ax.legend(fontsize="small")
+    text = [f"{title + ': ' if title else ''}{ylabel} of each of {n} layers, in network order."]
+    if ci is not None:
+        text.append("Error bars: each layer's interval.")
+    if ceiling is not None:
+        text.append(f"Grey band: the noise ceiling, from {lower:.3g} to {upper:.3g}.")
+    if p_values is not None:
+        text.append(f"Stars: layers with {'corrected q' if corrected else 'p'} < {alpha:g}.")
+    figure.repalign_caption = " ".join(text)
+    figure.repalign_panel = "curve"
     return figure
 
 
@@ -165,6 +175,7 @@ def alignment_curve_from_results(results, target, measure, *, model=None, params
     object recognition is most brain-like? bioRxiv 407007 (per-layer scores
     against a region's ceiling).
     """
+    import pandas as pd
     from scipy.stats import false_discovery_control
 
     frame = _select(as_frame(results), measure, params)
@@ -210,6 +221,18 @@ def alignment_curve_from_results(results, target, measure, *, model=None, params
         p_values[tested] = false_discovery_control(p_values[tested], method="bh")
     if np.isnan(ci[0]).all() or np.isnan(ci[1]).all():
         ci = None
-    return alignment_curve(layers, column("value"), ceiling=ceiling, p_values=p_values,
-                           alpha=alpha, ci=ci, corrected=fdr and p_values is not None,
-                           ylabel=measure, title=title or f"{model} vs {target} ({measure})")
+    figure = alignment_curve(layers, column("value"), ceiling=ceiling, p_values=p_values,
+                             alpha=alpha, ci=ci, corrected=fdr and p_values is not None,
+                             ylabel=measure, title=title or f"{model} vs {target} ({measure})")
+    shown = pd.DataFrame(rows)
+    text = [describe_rows(shown, what=f"alignment of {len(layers)} layers of {model} with "
+                                      f"{target}, in network order",
+                          intervals="bars")]
+    if ceiling is not None:
+        text.append(f"Grey band: {target}'s noise ceiling, from {float(ceiling[0]):.3g} to "
+                    f"{float(ceiling[1]):.3g}.")
+    if p_values is not None:
+        text.append(f"Stars: layers with {'Benjamini-Hochberg q' if fdr else 'p'} < "
+                    f"{alpha:g} ({int((~np.isnan(p_values)).sum())} layers tested).")
+    figure.repalign_caption = " ".join(text)
+    return figure

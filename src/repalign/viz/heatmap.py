@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._common import as_frame, draw_matrix, measure_matrix, new_figure
+from ._common import as_frame, colour_sentence, describe_rows, draw_matrix, new_figure, shown_matrix
 
 __all__ = ["layer_heatmap", "model_matrix"]
 
@@ -12,7 +12,7 @@ def _layers(names, model):
     return [name for name in names if name.startswith(prefix)]
 
 
-def layer_heatmap(results, model_a, model_b, measure, *, params=None):
+def layer_heatmap(results, model_a, model_b, measure, *, params=None, n_stimuli=None):
     """Layer x layer heatmap of one measure between two models.
 
     Representations are named ``"model/layer"`` (as an ActivationStore lists
@@ -33,13 +33,19 @@ def layer_heatmap(results, model_a, model_b, measure, *, params=None):
         The measure to show.
     params : dict, optional
         Which parameters, when the measure was run with several settings.
+    n_stimuli : int, optional
+        Which stimulus set (the rows' ``n_stimuli``), when the layers were
+        compared on several; they are never mixed in one heatmap.
 
     Returns
     -------
     matplotlib.figure.Figure
         One image axes (cell ``[i, j]`` is the value between layer ``i`` of
         ``model_a`` and layer ``j`` of ``model_b``; NaN where not computed) and
-        its colour bar.
+        its colour bar, labelled with the measure, its kind and its direction.
+        Similarities and distances have different colour maps, both bright
+        where the layers are alike. ``figure.repalign_caption`` describes it in
+        sentences (the report shows it).
 
     References
     ----------
@@ -53,17 +59,25 @@ def layer_heatmap(results, model_a, model_b, measure, *, params=None):
         if not layers:
             raise ValueError(f"{argument}={model!r} has no representations named "
                              f"'{model}/<layer>' in the results; names: {names[:10]}")
-    rows, columns, matrix = measure_matrix(frame, measure, params=params, rows=rows,
-                                           columns=columns)
-    figure = new_figure((1.5 + 0.45 * len(columns), 1.5 + 0.4 * len(rows)))
+    rows, columns, matrix, shown = shown_matrix(frame, measure, params=params, rows=rows,
+                                                columns=columns, n_stimuli=n_stimuli)
+    kind = str(shown["kind"].iloc[0]) if len(shown) else None
+    figure = new_figure((2.5 + 0.45 * len(columns), 1.8 + 0.4 * len(rows)))
     draw_matrix(figure, matrix, [r[len(model_a) + 1:] for r in rows],
                 [c[len(model_b) + 1:] for c in columns],
-                label=measure, ylabel=model_a, xlabel=model_b,
+                label=measure, kind=kind, ylabel=model_a, xlabel=model_b,
                 title=f"{measure}: {model_a} x {model_b}")
+    if len(shown):
+        figure.repalign_caption = (
+            describe_rows(shown, what=f"layer x layer heatmap of {model_a} ({len(rows)} layers, "
+                                      f"rows) against {model_b} ({len(columns)} layers, "
+                                      "columns)")
+            + " " + colour_sentence(measure, kind))
+        figure.repalign_panel = "heatmap"
     return figure
 
 
-def model_matrix(results, measure, *, params=None, names=None):
+def model_matrix(results, measure, *, params=None, names=None, n_stimuli=None):
     """Representation x representation matrix of one measure.
 
     Parameters
@@ -77,15 +91,32 @@ def model_matrix(results, measure, *, params=None, names=None):
     names : sequence of str, optional
         The representations and their order; default: all, in order of first
         appearance.
+    n_stimuli : int, optional
+        Which stimulus set (the rows' ``n_stimuli``), when the representations
+        were compared on several; they are never mixed in one matrix.
 
     Returns
     -------
     matplotlib.figure.Figure
         One square image axes (symmetric where the results hold one row per
-        unordered pair) and its colour bar.
+        unordered pair) and its colour bar, labelled with the measure, its
+        kind and its direction (see :func:`layer_heatmap`).
+        ``figure.repalign_caption`` describes it in sentences.
+
+    Raises
+    ------
+    ValueError
+        If the representations were compared on several stimulus sets and
+        ``n_stimuli`` does not choose one.
     """
-    rows, columns, matrix = measure_matrix(results, measure, params=params, rows=names,
-                                           columns=names)
-    figure = new_figure((2.0 + 0.4 * len(columns), 1.5 + 0.4 * len(rows)))
-    draw_matrix(figure, matrix, rows, columns, label=measure, title=measure)
+    rows, columns, matrix, shown = shown_matrix(results, measure, params=params, rows=names,
+                                                columns=names, n_stimuli=n_stimuli)
+    kind = str(shown["kind"].iloc[0]) if len(shown) else None
+    figure = new_figure((3.0 + 0.4 * len(columns), 1.8 + 0.4 * len(rows)))
+    draw_matrix(figure, matrix, rows, columns, label=measure, kind=kind, title=measure)
+    if len(shown):
+        figure.repalign_caption = (
+            describe_rows(shown, what=f"every pair of {len(rows)} representations")
+            + " " + colour_sentence(measure, kind))
+        figure.repalign_panel = "matrix"
     return figure

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import _select, as_frame, measure_matrix, new_figure
+from ._common import _select, as_frame, describe_rows, new_figure, shown_matrix
 
 __all__ = ["classical_mds", "model_map"]
 
@@ -67,7 +67,7 @@ def classical_mds(distances, n_components=2):
     return eigenvectors[:, order] * np.sqrt(np.clip(eigenvalues[order], 0.0, None))
 
 
-def model_map(results, measure, *, params=None, names=None):
+def model_map(results, measure, *, params=None, names=None, n_stimuli=None):
     """MDS map of representations from one measure's pairwise results.
 
     Parameters
@@ -80,12 +80,20 @@ def model_map(results, measure, *, params=None, names=None):
         Which parameters, when the measure was run with several settings.
     names : sequence of str, optional
         The representations to place; default: all.
+    n_stimuli : int, optional
+        Which stimulus set (the rows' ``n_stimuli``), when the representations
+        were compared on several; they are never mixed in one map.
 
     Returns
     -------
     matplotlib.figure.Figure
-        One axes with a labelled point per representation, coloured by model
-        (the part of the name before ``/``).
+        One axes with a point per representation, coloured by model (the part
+        of the name before ``/``, named in the legend), the layers of each
+        model joined in order by a thin line, and labels (the layer, the part
+        after ``/``) placed where they overlap neither each other nor the
+        points; a point without room for its label is left unlabelled
+        (``figure.repalign_labels`` maps each labelled name to its text).
+        ``figure.repalign_caption`` describes it in sentences.
 
     Raises
     ------
@@ -104,24 +112,120 @@ def model_map(results, measure, *, params=None, names=None):
     if kind == "similarity" and not np.isfinite(top):
         raise ValueError(f"{measure} is a similarity without an upper bound; its values "
                          "cannot be read as distances for a model map")
-    rows, _, values = measure_matrix(frame, measure, rows=names, columns=names)
+    rows, _, values, shown = shown_matrix(frame, measure, rows=names, columns=names,
+                                          n_stimuli=n_stimuli)
     distances = top - values if kind == "similarity" else values
     np.fill_diagonal(distances, 0.0)
     distances = np.clip((distances + distances.T) / 2, 0.0, None)
     points = classical_mds(distances, 2)
     models = [name.split("/", 1)[0] for name in rows]
     colours = {model: f"C{i % 10}" for i, model in enumerate(dict.fromkeys(models))}
-    figure = new_figure((6.0, 5.0))
+    span = np.ptp(points, axis=0) + 1e-12
+    # as tall as the map needs (its axes have equal scales), with room for labels
+    figure = new_figure((7.0, float(np.clip(1.8 + 4.6 * span[1] / span[0], 3.6, 6.5))))
     ax = figure.add_subplot()
     for model, colour in colours.items():
         mine = [i for i, m in enumerate(models) if m == model]
-        ax.scatter(points[mine, 0], points[mine, 1], color=colour, label=model)
-    for name, (x, y) in zip(rows, points):
-        ax.annotate(name, (x, y), fontsize="x-small", xytext=(3, 3), textcoords="offset points")
+        if len(mine) > 1:
+            ax.plot(points[mine, 0], points[mine, 1], color=colour, alpha=0.35, linewidth=1,
+                    zorder=1)
+        ax.scatter(points[mine, 0], points[mine, 1], color=colour, label=model, s=30,
+                   edgecolors="white", linewidths=0.5, zorder=2)
     ax.set_xlabel("MDS 1")
     ax.set_ylabel("MDS 2")
-    ax.set_title(f"model map ({measure}, "
-                 f"{f'{top:g} - value' if kind == 'similarity' else 'value'})")
+    reading = f"{top:g} - value" if kind == "similarity" else "value"
+    ax.set_title(f"model map ({measure}, distance = {reading})")
     ax.set_aspect("equal", adjustable="datalim")
-    ax.legend(fontsize="small")
+    ax.margins(0.12)
+    ax.legend(title="model", fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0),
+              borderaxespad=0.0)
+    texts = [name.split("/", 1)[1] if "/" in name else name for name in rows]
+    figure.repalign_labels = place_labels(ax, points, texts, names=rows,
+                                          colours=[colours[m] for m in models])
+    unlabelled = len(rows) - len(figure.repalign_labels)
+    figure.repalign_caption = " ".join([
+        describe_rows(shown, what=f"model map of {len(rows)} representations"),
+        f"Classical MDS of the distances {reading}: nearby points are alike. Colour: the "
+        f"model; thin lines join each model's layers in order; labels name the layer."
+        + (f" {unlabelled} of {len(rows)} points had no room for a label." if unlabelled
+           else ""),
+    ])
+    figure.repalign_panel = "map"
     return figure
+
+
+#: Where a label may go around its point: offsets in points, tried in order,
+#: each with the alignment that keeps the text on that side of the point.
+_OFFSETS = [(dx * r, dy * r) for r in (1.0, 2.5, 4.5, 7.0, 10.0)
+            for dx, dy in ((4, 3), (4, -3), (-4, 3), (-4, -3), (5, 0), (-5, 0), (0, 5),
+                           (0, -5))]
+
+
+def place_labels(ax, points, texts, *, names=None, colours=None, fontsize=7.5):
+    """Label ``points`` of ``ax`` so that no two labels, and no label and point, overlap.
+
+    Points with the same text closer than 6 points to each other share one
+    label. Each label tries the positions of :data:`_OFFSETS` around its point
+    (near ones first; a far one gets a thin leader line) and takes the first
+    that overlaps no label placed before it, no point (its own group's points
+    only at their edge) and nothing outside the axes. A label with no such position is left out.
+
+    Returns
+    -------
+    dict
+        The labelled names (``names``, default ``texts``) and their texts.
+    """
+    from matplotlib.text import Text
+    from matplotlib.transforms import Bbox
+
+    names = list(texts) if names is None else list(names)
+    points = np.asarray(points, dtype=float)
+    figure = ax.figure
+    figure.canvas.draw()  # settle the layout and the equal-aspect limits first
+    renderer = figure.canvas.get_renderer()
+    ax.set_xlim(*ax.get_xlim())
+    ax.set_ylim(*ax.get_ylim())
+    box = ax.get_window_extent(renderer)
+    centres = ax.transData.transform(points)
+    pt = figure.dpi / 72
+    radius = 3.5 * pt
+    taken = [Bbox.from_bounds(x - radius, y - radius, 2 * radius, 2 * radius)
+             for x, y in centres]
+    groups = []  # (indices sharing a label)
+    for i, text in enumerate(texts):
+        for group in groups:
+            if (texts[group[0]] == text
+                    and np.hypot(*(centres[group] - centres[i]).T).max() < 6 * pt):
+                group.append(i)
+                break
+        else:
+            groups.append([i])
+    # crowded points first: they have the fewest free positions
+    crowding = [np.sum(np.hypot(*(centres - centres[g].mean(0)).T) < 40 * pt) for g in groups]
+    placed = {}
+    for k in np.argsort(crowding, kind="stable")[::-1]:
+        group = groups[k]
+        anchor, text = points[group].mean(0), texts[group[0]]
+        for dx, dy in _OFFSETS:
+            far = abs(dx) > 5 or abs(dy) > 5
+            label = ax.annotate(
+                text, anchor, xytext=(dx, dy), textcoords="offset points", fontsize=fontsize,
+                ha="left" if dx > 0 else "right" if dx < 0 else "center",
+                va="bottom" if dy > 0 else "top" if dy < 0 else "center",
+                color="0.15", annotation_clip=False,
+                arrowprops=dict(arrowstyle="-", color=colours[group[0]] if colours else "0.5",
+                                linewidth=0.6, shrinkA=0, shrinkB=3) if far else None)
+            label.set_in_layout(False)
+            label.update_positions(renderer)
+            extent = Text.get_window_extent(label, renderer).padded(pt)  # not the line
+            inside = (extent.x0 >= box.x0 and extent.x1 <= box.x1 and extent.y0 >= box.y0
+                      and extent.y1 <= box.y1)
+            covers = any(extent.x0 < cx < extent.x1 and extent.y0 < cy < extent.y1
+                         for cx, cy in centres)
+            if inside and not covers and not any(
+                    extent.overlaps(other) for j, other in enumerate(taken) if j not in group):
+                taken.append(extent)
+                placed.update({names[i]: text for i in group})
+                break
+            label.remove()
+    return {name: placed[name] for name in names if name in placed}

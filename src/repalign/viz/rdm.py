@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import new_figure
+from ._common import colour_label, colour_map, new_figure
 
 __all__ = ["rdm_plot"]
 
@@ -22,14 +22,16 @@ def rdm_plot(rdm, categories=None, *, title=None, label="dissimilarity"):
         per category in order of first appearance, with a legend.
     title : str, optional
     label : str, default="dissimilarity"
-        The colour bar's label.
+        The colour bar's label (the direction is added to it).
 
     Returns
     -------
     matplotlib.figure.Figure
         The RDM image axes (its array is ``rdm``), the two category bars (their
         arrays hold each stimulus's category index) when ``categories`` is
-        given, and the colour bar.
+        given, and the colour bar. Drawn in the distances' colour map
+        (bright = alike, as :func:`~repalign.viz.model_matrix` draws distances);
+        ``figure.repalign_caption`` describes it in sentences.
 
     References
     ----------
@@ -68,11 +70,20 @@ def rdm_plot(rdm, categories=None, *, title=None, label="dissimilarity"):
             bar.set_axis_off()
         figure.legend(handles=[Patch(color=cmap(i), label=name) for i, name in enumerate(names)],
                       loc="outside lower center", ncols=min(3, len(names)), fontsize="small")
-    image = ax.imshow(matrix, cmap="viridis", interpolation="nearest", aspect="auto")
+    image = ax.imshow(matrix, cmap=colour_map("distance"), interpolation="nearest",
+                      aspect="auto")
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_xlabel("stimulus")
-    figure.colorbar(image, ax=ax, label=label)
+    figure.colorbar(image, ax=ax, label=colour_label(label, "distance"))
     if title:
         figure.suptitle(title)
+    bars = ("" if categories is None else
+            f" The bars along the top and the left give each stimulus's category "
+            f"({len(names)} categories, in the legend).")
+    figure.repalign_caption = (
+        f"Representational dissimilarity matrix{f' of {title}' if title else ''} for {n} "
+        f"stimuli: cell [i, j] is the {label} between the responses to stimuli i and j. "
+        "Colour: brighter = lower dissimilarity = more alike." + bars)
+    figure.repalign_panel = "rdm"
     return figure
