@@ -1,13 +1,18 @@
-"""The Kriegeskorte 92-image set: human and monkey IT RDMs, similarity judgements, models."""
+"""The Kriegeskorte 92-image set: human and monkey IT RDMs, similarity judgements, models,
+and the 92 stimulus images (in a source checkout; left out of built wheels)."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from importlib import resources
 
 import numpy as np
 
-__all__ = ["kriegeskorte92", "Kriegeskorte92Data"]
+__all__ = ["kriegeskorte92", "Kriegeskorte92Data", "images_path", "IMAGES_FILE"]
+
+#: The rsatoolbox file holding the 92 stimulus photographs (and the category labels).
+IMAGES_FILE = "Kriegeskorte_Neuron2008_supplementalData.mat"
 
 _CITATION = (
     "Kriegeskorte, Mur, Ruff, Kiani, Bodurka, Esteky, Tanaka & Bandettini (2008). Matching "
@@ -51,8 +56,10 @@ class Kriegeskorte92Data:
         ``natObj``, ``artiObj``, ``monkeyape`` and the control sets ``rand24``,
         ``rand48``, ``other48``.
     images : ndarray of uint8, shape (92, 175, 175, 3), or None
-        The stimulus photographs, only when loaded with ``images=`` (they are
-        not shipped: their copyright is unclear; see the data folder's README).
+        The stimulus photographs, in the order of the RDMs: from the file in the
+        source tree's data folder (:func:`images_path`), or from ``images=``.
+        None when neither is there: built wheels leave the file out, as the
+        photographs' copyright is unclear (see the data folder's README).
     citation : str
     """
 
@@ -82,15 +89,43 @@ def _name(entry) -> str:
     return str(entry["name"].ravel()[0])
 
 
+def images_path():
+    """Where the 92 stimulus images are in this installation, or None.
+
+    The file ``Kriegeskorte_Neuron2008_supplementalData.mat`` lives in the
+    package's data folder of a source checkout (so a fresh clone has the
+    images); built wheels leave it out (their copyright is unclear), and then
+    this returns None.
+
+    Returns
+    -------
+    pathlib.Path or None
+
+    Examples
+    --------
+    >>> import repalign
+    >>> path = repalign.datasets.kriegeskorte92_images_path()
+    >>> path is None or path.name == "Kriegeskorte_Neuron2008_supplementalData.mat"
+    True
+    """
+    from pathlib import Path
+
+    path = Path(str(resources.files("repalign.datasets").joinpath(
+        "data", "kriegeskorte92", IMAGES_FILE)))
+    return path if path.is_file() else None
+
+
 def kriegeskorte92(images=None) -> Kriegeskorte92Data:
-    """Load the bundled Kriegeskorte 92-image RDMs (1.5 MB of .mat files).
+    """Load the bundled Kriegeskorte 92-image RDMs (1.5 MB of .mat files) and images.
 
     Parameters
     ----------
-    images : str or path-like, optional
-        Path of ``Kriegeskorte_Neuron2008_supplementalData.mat`` (rsatoolbox
-        ``demos/92imageData``) to also load the 92 stimulus images from. They
-        are not shipped with repalign because their copyright is unclear.
+    images : str, path-like, None or False, default=None
+        Where to load the 92 stimulus images from: None, the file in the
+        package's data folder (:func:`images_path`; present in a source
+        checkout, left out of built wheels), or no images when it is absent;
+        a path of ``Kriegeskorte_Neuron2008_supplementalData.mat`` (rsatoolbox
+        ``demos/92imageData``); False, no images (the RDMs only).
 
     Returns
     -------
@@ -101,6 +136,8 @@ def kriegeskorte92(images=None) -> Kriegeskorte92Data:
     ValueError
         If the ``images`` file does not hold the 92 images in the order of
         the bundled RDMs.
+    TypeError
+        If ``images`` is neither a path, None nor False.
 
     References
     ----------
@@ -135,8 +172,20 @@ def kriegeskorte92(images=None) -> Kriegeskorte92Data:
         models=models,
         category=category,
         labels={name: flags[:, i] for i, name in enumerate(rows[0][1:])},
-        images=None if images is None else _load_images(images, category),
+        images=_images(images, category),
     )
+
+
+def _images(images, category):
+    if images is False:
+        return None
+    if images is None:
+        images = images_path()
+        if images is None:
+            return None
+    elif isinstance(images, bool) or not isinstance(images, (str, os.PathLike)):
+        raise TypeError(f"images must be a path, None or False; got {images!r}")
+    return _load_images(images, category)
 
 
 def _load_images(path, category) -> np.ndarray:
