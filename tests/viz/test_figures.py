@@ -194,6 +194,13 @@ def test_rdm_plot_with_the_92_image_categories():
     np.testing.assert_array_equal(left.images[0].get_array().ravel(), index)
     assert [t.get_text() for t in figure.legends[0].get_texts()] == names
     assert colourbar.get_ylabel() == "dissimilarity (distance, lower = more alike)"
+    # distances' colours, spanning the dissimilarities of different stimuli (not the 0 diagonal)
+    image = main.images[0]
+    off_diagonal = data.monkey_it[~np.eye(92, dtype=bool)]
+    assert image.get_cmap().name == "magma_r"
+    assert (image.norm.vmin, image.norm.vmax) == (off_diagonal.min(), off_diagonal.max())
+    assert "Representational dissimilarity matrix of monkey IT for 92 stimuli" in \
+        figure.repalign_caption
     assert len(rdm_plot(np.eye(3)).axes) == 2  # no categories: no bars
 
 

@@ -30,7 +30,9 @@ def rdm_plot(rdm, categories=None, *, title=None, label="dissimilarity"):
         The RDM image axes (its array is ``rdm``), the two category bars (their
         arrays hold each stimulus's category index) when ``categories`` is
         given, and the colour bar. Drawn in the distances' colour map
-        (bright = alike, as :func:`~repalign.viz.model_matrix` draws distances);
+        (bright = alike, as :func:`~repalign.viz.model_matrix` draws distances),
+        spanning the off-diagonal values (the zero diagonal is drawn at the
+        bright end);
         ``figure.repalign_caption`` describes it in sentences.
 
     References
@@ -70,8 +72,13 @@ def rdm_plot(rdm, categories=None, *, title=None, label="dissimilarity"):
             bar.set_axis_off()
         figure.legend(handles=[Patch(color=cmap(i), label=name) for i, name in enumerate(names)],
                       loc="outside lower center", ncols=min(3, len(names)), fontsize="small")
+    off_diagonal = matrix[~np.eye(n, dtype=bool)]
+    finite = off_diagonal[np.isfinite(off_diagonal)]
+    # the colours span the dissimilarities between different stimuli: the zero
+    # diagonal (a stimulus with itself) would otherwise squeeze them together
+    low, high = (finite.min(), finite.max()) if finite.size else (None, None)
     image = ax.imshow(matrix, cmap=colour_map("distance"), interpolation="nearest",
-                      aspect="auto")
+                      aspect="auto", vmin=low, vmax=high if high != low else None)
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_xlabel("stimulus")
@@ -84,6 +91,7 @@ def rdm_plot(rdm, categories=None, *, title=None, label="dissimilarity"):
     figure.repalign_caption = (
         f"Representational dissimilarity matrix{f' of {title}' if title else ''} for {n} "
         f"stimuli: cell [i, j] is the {label} between the responses to stimuli i and j. "
-        "Colour: brighter = lower dissimilarity = more alike." + bars)
+        "Colour: brighter = lower dissimilarity = more alike, from the smallest to the "
+        "largest dissimilarity between different stimuli." + bars)
     figure.repalign_panel = "rdm"
     return figure

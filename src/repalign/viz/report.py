@@ -24,7 +24,7 @@ h1 { margin-bottom: 0.2em; }
 h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2em; margin-top: 2em; }
 nav ol { padding-left: 1.5em; }
 nav li { margin: 0.15em 0; }
-nav ul.figures { list-style: none; padding-left: 1em; columns: 2 28em; }
+nav ul.figures { list-style: none; padding-left: 1em; }
 table { border-collapse: collapse; font-size: 0.85em; margin-bottom: 1.5em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }
 th { background: #eee; }
