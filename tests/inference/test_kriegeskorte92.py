@@ -80,7 +80,8 @@ def test_matches_the_original_files(data):
 def test_images_load_from_the_supplement():
     images = repalign.datasets.kriegeskorte92(images=SUPPLEMENT).images
     assert images.shape == (92, 175, 175, 3) and images.dtype == np.uint8
-    assert repalign.datasets.kriegeskorte92().images is None
+    np.testing.assert_array_equal(repalign.datasets.kriegeskorte92().images, images)
+    assert repalign.datasets.kriegeskorte92(images=False).images is None
 
 
 def test_images_from_a_wrong_file(tmp_path):
