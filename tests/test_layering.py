@@ -6,6 +6,7 @@ names, and placed in its layer. An import is allowed only along an arrow:
 
     cli, demo, studies --> the public API (repalign/__init__, public subpackages, results)
     public API --> grid --> measures, inference, store
+               `-> benchmarks --> grid, extraction, datasets
                `-> extraction --> store
     viz --> result rows only (repalign.results); never measures, inference or store
     inference --> measures, results;  store --> results;  measures --> base only
@@ -35,6 +36,7 @@ LAYER = {
     "streaming": "streaming",
     "extraction": "extraction",
     "grid": "grid",
+    "benchmarks": "benchmarks",
     "viz": "viz",
     "testing": "testing",
     "studies": "studies",
@@ -53,10 +55,12 @@ ALLOWED = {
     "streaming": {"measures", "store", "base"},
     "extraction": {"store", "base"},
     "grid": {"measures", "inference", "store", "results", "base"},
+    "benchmarks": {"grid", "measures", "inference", "store", "extraction", "datasets",
+                   "results", "base"},
     "viz": {"results", "base"},
     "testing": {"measures", "streaming", "base"},
     "api": {"base", "datasets", "measures", "results", "inference", "store", "streaming",
-            "extraction", "grid", "viz", "testing"},
+            "extraction", "grid", "benchmarks", "viz", "testing"},
     "studies": {"api", "datasets", "results", "viz"},
     "demo": {"api", "datasets", "results", "viz", "studies"},
     "cli": {"api", "datasets", "results", "viz", "studies", "demo"},

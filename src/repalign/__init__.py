@@ -8,6 +8,7 @@ measure; ``repalign.get(name, **params)`` returns a configured
 
 from . import datasets
 from ._version import __version__
+from .benchmarks import leaderboard, list_benchmarks, score
 from .exceptions import DegenerateWarning, InsufficientMemoryError
 from .grid import grid
 from .inference import (
@@ -76,6 +77,10 @@ __all__ = [
     # grids
     "grid",
     "GridResult",
+    # benchmarks
+    "score",
+    "leaderboard",
+    "list_benchmarks",
     # data
     "datasets",
     "ActivationStore",
