@@ -253,6 +253,9 @@ class PairResult:
         The permutation values, the bootstrap values and the values with each
         group of stimuli left out (read-only; NaN where the measure was
         undefined on a resample).
+    interval_note : str or None
+        Why there is no interval (its coverage was not established for this
+        measure), what it was computed from, or its caveat.
 
     Examples
     --------
@@ -289,6 +292,7 @@ class PairResult:
     bootstrap_distribution: np.ndarray | None = field(default=None, repr=False,
                                                       compare=False)
     jackknife_values: np.ndarray | None = field(default=None, repr=False, compare=False)
+    interval_note: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("null_distribution", "bootstrap_distribution", "jackknife_values"):
@@ -333,6 +337,8 @@ class PairResult:
                       + (f", {self.n_bootstrap} resamples)" if self.interval == "bootstrap"
                          else ")"))
         lines.append(value)
+        if self.interval_note is not None:
+            lines.append(f"  interval    {self.interval_note}")
         if self.p_value is not None:
             direction = ">=" if self.kind == "similarity" else "<="
             lines.append(f"  p           {self.p_value:.4g}   (one-sided, null {direction} "

@@ -36,11 +36,11 @@ from .plan import BATCHED_BLOCK, BLOCK, model_of, plan_measures, plan_pairs, til
 __all__ = ["grid", "pair_seed", "array_hash"]
 
 EXECUTORS = ("serial", "threads", "dask")
-_STATS_DEFAULTS = {"n_permutations": 1000, "interval": "jackknife", "n_bootstrap": 1000,
+_STATS_DEFAULTS = {"n_permutations": 1000, "interval": "auto", "n_bootstrap": 1000,
                    "seed": 0, "ci": 0.95}
 _COUNT = Interval(0, None, integer=True)
 _LEVEL = Interval(0, 1, closed="neither")
-_INTERVAL = Options("jackknife", "bootstrap", None)
+_INTERVAL = Options("auto", "jackknife", "bootstrap", None)
 
 
 def grid(reps, measures, pairs="all", executor: str = "serial", scheduler=None,
@@ -93,7 +93,7 @@ def grid(reps, measures, pairs="all", executor: str = "serial", scheduler=None,
         rows list the representations in the grid's order.
     stats : None or dict, default=None
         Statistics for every pair: ``n_permutations`` (1000), ``interval``
-        ("jackknife"), ``n_bootstrap`` (1000, for ``interval="bootstrap"``),
+        ("auto": the jackknife where its coverage holds), ``n_bootstrap`` (1000, for ``interval="bootstrap"``),
         ``seed`` (0) and ``ci`` (0.95), as in :func:`repalign.compare`,
         computed from the prepared states. The random streams of a pair are
         seeded by :func:`pair_seed` from ``seed`` and the pair's identity, so a

@@ -16,7 +16,7 @@ from .statistics import pair_statistics
 __all__ = ["compare"]
 
 _COUNT = Interval(0, None, integer=True)
-_INTERVAL = Options("jackknife", "bootstrap", None)
+_INTERVAL = Options("auto", "jackknife", "bootstrap", None)
 _LEVEL = Interval(0, 1, closed="neither")
 
 
@@ -34,7 +34,7 @@ def _check_seed(seed):
 
 
 def compare(X, Y, measure: str = "cka", n_permutations: int = 1000,
-            interval: str | None = "jackknife", n_bootstrap: int = 1000, ci: float = 0.95,
+            interval: str | None = "auto", n_bootstrap: int = 1000, ci: float = 0.95,
             seed=None, **params) -> PairResult:
     """Compare two representations: the value, a permutation p-value and an interval.
 
@@ -48,10 +48,15 @@ def compare(X, Y, measure: str = "cka", n_permutations: int = 1000,
         A registered measure (:func:`repalign.list_measures`).
     n_permutations : int, default=1000
         Permutations of the stimuli of Y for the test; 0 skips it.
-    interval : {"jackknife", "bootstrap"} or None, default="jackknife"
-        The interval: ``"jackknife"``, a bias-corrected jackknife t-interval of
-        the measure's population value (stimuli left out in turn; its coverage
-        is measured in ``benchmarks/coverage.py``); ``"bootstrap"``, the
+    interval : {"auto", "jackknife", "bootstrap"} or None, default="auto"
+        The interval: ``"auto"``, the jackknife interval where its coverage was
+        measured to hold (linear CKA, RSA with correlation RDMs and Spearman
+        comparison; :mod:`repalign.inference.coverage`) and none elsewhere,
+        with the reason in ``interval_note``; ``"jackknife"``, a bias-corrected
+        jackknife t-interval of the measure's population value (stimuli left
+        out in turn) whatever its measured coverage, with a
+        :class:`~repalign.DegenerateWarning` where it is not established
+        (refused for measures that cross-validate); ``"bootstrap"``, the
         percentile interval of ``n_bootstrap`` resamples (the estimator's
         spread, biased upward for measures that read a duplicated stimulus as
         aligned); None skips it.
@@ -119,7 +124,8 @@ def compare(X, Y, measure: str = "cka", n_permutations: int = 1000,
     stimulus, which every measure built on pairs of stimuli would read as
     perfectly aligned. Its coverage, measured in ``benchmarks/coverage.py``
     for several measures, generative models and numbers of stimuli, is in the
-    README. A group without which the measure is undefined is left out with a
+    README; only where it holds is the interval given by default. A group
+    without which the measure is undefined is left out with a
     :class:`~repalign.DegenerateWarning`. When the value lies outside its
     interval (a biased estimator at few stimuli, e.g. biased CKA), a
     :class:`~repalign.DegenerateWarning` says so.
@@ -178,8 +184,8 @@ def compare(X, Y, measure: str = "cka", n_permutations: int = 1000,
                 "interval's half-width. Prefer a less biased estimator (e.g. cka with "
                 "estimator='unbiased') or more stimuli" if stats.interval == "jackknife" else
                 "of the bootstrap: resampling stimuli with replacement shifts this measure, "
-                "so the interval describes the spread, not the location. Use "
-                "interval='jackknife'")
+                "so the interval describes the spread, not the location; interval='auto' "
+                "gives the interval of the population value where its coverage holds")
         warnings.warn(f"{m.name}: the value {value:.4g} lies outside its {ci:.0%} interval "
                       f"[{ci_low:.4g}, {ci_high:.4g}] {what}", DegenerateWarning, stacklevel=2)
 
@@ -191,5 +197,5 @@ def compare(X, Y, measure: str = "cka", n_permutations: int = 1000,
         n_permutations=n_permutations, n_bootstrap=n_bootstrap, ci_level=float(ci),
         interval=stats.interval, null_distribution=stats.null_distribution,
         bootstrap_distribution=stats.bootstrap_distribution,
-        jackknife_values=stats.jackknife_values,
+        jackknife_values=stats.jackknife_values, interval_note=stats.interval_note,
     )

@@ -14,12 +14,13 @@ import numpy as np
 from .._array_api import namespace_and_device
 from ..measures import Measure, Prepared
 from .bootstrap import bootstrap_distribution, percentile_interval
+from .coverage import choose_interval
 from .jackknife import jackknife_interval, jackknife_values
 from .permutation import permutation_null, permutation_p_value
 
 __all__ = ["INTERVALS", "PairStatistics", "pair_statistics"]
 
-#: The interval methods: what each is an interval of, in words.
+#: The interval methods: what each is an interval of, in words ("auto" chooses one).
 INTERVALS = {
     "jackknife": "bias-corrected jackknife t-interval of the population value (stimuli left "
                  "out in turn, on the scale where the measure's range is the real line)",
@@ -55,6 +56,9 @@ class PairStatistics:
         The bootstrap values (NaN where the measure was undefined on a resample).
     jackknife_values : ndarray or None
         The values with each group of stimuli left out.
+    interval_note : str or None
+        Why there is no interval, what it was computed from, or its caveat
+        (:func:`~repalign.inference.coverage.choose_interval`).
     """
 
     p_value: float | None = None
@@ -67,6 +71,7 @@ class PairStatistics:
     interval: str | None = None
     bootstrap_distribution: np.ndarray | None = None
     jackknife_values: np.ndarray | None = None
+    interval_note: str | None = None
 
 
 def pair_statistics(measure: Measure, a: Prepared, b: Prepared, X, Y, value: float, *,
@@ -86,8 +91,10 @@ def pair_statistics(measure: Measure, a: Prepared, b: Prepared, X, Y, value: flo
         ``measure.pair(a, b)``.
     n_permutations : int
         Permutations of the stimuli of Y; 0 skips the test.
-    interval : {"jackknife", "bootstrap"} or None
-        The interval's method (:data:`INTERVALS`); None skips it.
+    interval : {"auto", "jackknife", "bootstrap"} or None
+        The interval's method (:data:`INTERVALS`); ``"auto"`` is the jackknife
+        where its coverage was measured to hold and none otherwise
+        (:func:`~repalign.inference.coverage.choose_interval`); None skips it.
     n_bootstrap : int
         Bootstrap resamples of the stimuli (``interval="bootstrap"``; 0 skips it).
     ci : float in (0, 1)
@@ -125,12 +132,19 @@ def pair_statistics(measure: Measure, a: Prepared, b: Prepared, X, Y, value: flo
         if measure.kind == "similarity" and measure.bounds[1] == 1.0:
             found["calibrated"] = ((value - null_mean) / (1 - null_mean) if null_mean != 1
                                    else float("nan"))
-    if interval == "jackknife":
-        left_out = jackknife_values(measure, a, b, X, Y, interval_rng)
-        found.update(interval=interval, jackknife_values=left_out)
-        found["ci_low"], found["ci_high"] = jackknife_interval(value, left_out, ci,
-                                                               measure.bounds)
-    elif interval == "bootstrap" and n_bootstrap:
+    choice = choose_interval(measure, interval)
+    found["interval_note"] = choice.note
+    if choice.method == "jackknife":
+        estimator, centre = measure, value
+        if choice.measure is not None:
+            estimator = choice.measure
+            a, b = estimator._prepared(X), estimator._prepared(Y, "Y")
+            centre = estimator.pair(a, b)
+        left_out = jackknife_values(estimator, a, b, X, Y, interval_rng)
+        found.update(interval="jackknife", jackknife_values=left_out)
+        found["ci_low"], found["ci_high"] = jackknife_interval(centre, left_out, ci,
+                                                               estimator.bounds)
+    elif choice.method == "bootstrap" and n_bootstrap:
         boot = bootstrap_distribution(measure, a, b, X, Y, n_bootstrap, interval_rng)
         found.update(interval=interval, bootstrap_distribution=boot)
         found["ci_low"], found["ci_high"] = percentile_interval(boot, ci)
