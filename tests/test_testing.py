@@ -49,6 +49,7 @@ class CosineOfMeans(Measure):
 
 def test_a_correct_new_measure_passes_every_check():
     check_measure(CosineOfMeans())
+    check_measure(DifferentiableCosine())
     names = [c.name for c in measure_checks(CosineOfMeans())]
     assert names[:6] == ["metadata", "call_equals_pair", "python_float", "identity", "bounds",
                          "symmetry"]
@@ -125,7 +126,54 @@ class NoReferences(CosineOfMeans):
     references = ()
 
 
+@dataclass(frozen=True)
+class DifferentiableCosine(CosineOfMeans):
+    """The toy measure, declared differentiable (its value is smooth in X).
+
+    References
+    ----------
+    A toy for the tests of repalign.testing.
+    """
+
+    capabilities = Capabilities(permutation=True, differentiable=True)
+
+
+@dataclass(frozen=True)
+class DetachesTheGraph(DifferentiableCosine):
+    def _pair(self, a, b, xp):
+        value = super()._pair(a, b, xp)
+        return value.detach() if hasattr(value, "detach") else value
+
+
+@dataclass(frozen=True)
+class WrongGradient(DifferentiableCosine):
+    def _pair(self, a, b, xp):
+        value = super()._pair(a, b, xp)
+        if not hasattr(value, "detach"):
+            return value
+        return value + (value - value.detach())  # the value, with twice its gradient
+
+
+@dataclass(frozen=True)
+class AcceptsGradSilently(CosineOfMeans):
+    def __call__(self, X, Y):
+        return super().__call__(*(A.detach() if hasattr(A, "detach") else A for A in (X, Y)))
+
+
+@dataclass(frozen=True)
+class RefusesGradWithoutReason(CosineOfMeans):
+    def __call__(self, X, Y):
+        if getattr(X, "requires_grad", False):
+            raise ValueError("no")
+        return super().__call__(X, Y)
+
+
 @pytest.mark.parametrize("measure, promise, says", [
+    (DetachesTheGraph(), "differentiable", "the value lost it"),
+    (WrongGradient(), "differentiable", "the gradient fails gradcheck"),
+    (AcceptsGradSilently(), "differentiable", "declared not differentiable, but inputs that "
+                                              "require grad were accepted"),
+    (RefusesGradWithoutReason(), "differentiable", "the refusal does not give its reason"),
     (ClaimsAsymmetric(), "symmetry", "declared asymmetric, but m(X, Y) = m(Y, X)"),
     (ClaimsInvertibleLinear(), "invariance:invertible_linear", "under a invertible_linear map"),
     (ForgetsAnAxis(), "permutation", "permute(prepare(Y), perm)) by index"),

@@ -5,7 +5,8 @@ value and bounds, ``__call__ == pair(prepare, prepare)``, and every capability
 it declares (:class:`~repalign.measures.Capabilities`): an index-only
 permutation equal to preparing the permuted rows, a resampling rule, batched
 blocks equal to single pairs, float32 within its tolerance (or a refusal that
-says why), a streamed form equal to the in-memory value, a held-out form. It
+says why), a streamed form equal to the in-memory value, a held-out form, a
+gradient that passes ``torch.autograd.gradcheck`` (or a refusal that says why). It
 must also agree across array libraries and refuse bad input with an error that
 names the argument. :func:`check_measure` runs every check that applies and
 names each broken promise; :func:`measure_checks` yields them one by one, for a
@@ -296,6 +297,44 @@ class _Promises:
         if type(value) is not float or not math.isfinite(value):
             self.fail("held_out", f"must return a finite Python float; got {value!r}")
 
+    def differentiable(self):
+        """Declared: a 0-d tensor on the graph, equal to the float, whose gradient passes
+        ``torch.autograd.gradcheck`` (float64 finite differences); else refused, with
+        the declared reason."""
+        try:
+            import torch
+            from torch.autograd.gradcheck import GradcheckError
+        except ImportError:  # pragma: no cover - torch is a test dependency
+            return
+        m = self.m
+        X, Y = _pair(max(12, m.min_stimuli + 4), dx=4, dy=5)
+        Xt, Yt = (torch.tensor(A, requires_grad=True) for A in (X, Y))
+        if not m.capabilities.differentiable:
+            try:
+                self.value(Xt, Yt)
+            except ValueError as err:
+                if m.capabilities.gradient_refusal not in str(err):
+                    self.fail("differentiable", f"the refusal does not give its reason: {err}")
+                return
+            self.fail("differentiable", "declared not differentiable, but inputs that "
+                                        "require grad were accepted")
+        try:
+            value, expected = self.value(Xt, Yt), self.value(X, Y)
+        except RuntimeError as err:
+            self.fail("differentiable", f"inputs that require grad raised {err}")
+        if not (isinstance(value, torch.Tensor) and value.ndim == 0 and value.requires_grad):
+            self.fail("differentiable", f"inputs that require grad must give a 0-d tensor "
+                                        f"on the autograd graph; got {value!r}")
+        if not _close(float(value.detach()), expected, 1e-9):
+            self.fail("differentiable", f"the tensor value {float(value.detach())!r} differs "
+                                        f"from the float value {expected!r}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DegenerateWarning)
+            try:
+                torch.autograd.gradcheck(lambda A, B: m(A, B), (Xt, Yt))
+            except GradcheckError as err:
+                self.fail("differentiable", f"the gradient fails gradcheck: {err}")
+
     # ------------------------------------------------------------------ libraries, state
     def array_libraries(self):
         expected = self.value(self.X, self.Y)
@@ -377,7 +416,9 @@ def measure_checks(measure: Measure) -> list[Check]:
         invariance, ``permutation``, ``resampling``, ``batched_pairs``,
         ``float32``, ``streaming``, ``held_out`` (each checks the declared
         capability, or that an undeclared one is refused or falls back
-        correctly), ``array_libraries``, ``pickle`` and ``errors``.
+        correctly), ``differentiable`` (a declared gradient passes
+        ``torch.autograd.gradcheck``; an undeclared one is refused with its
+        reason), ``array_libraries``, ``pickle`` and ``errors``.
 
     Raises
     ------
@@ -390,7 +431,7 @@ def measure_checks(measure: Measure) -> list[Check]:
     checks += [Check(f"invariance:{kind}", lambda kind=kind: p.invariance(kind))
                for kind in measure.invariances]
     for name in ("permutation", "resampling", "batched_pairs", "float32", "streaming",
-                 "held_out", "array_libraries"):
+                 "held_out", "differentiable", "array_libraries"):
         checks.append(Check(name, getattr(p, name)))
     checks += [Check("pickle", p.pickled_state), Check("errors", p.bad_input)]
     return checks

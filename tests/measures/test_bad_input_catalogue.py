@@ -215,8 +215,13 @@ def nested_lists(m, X, Y):
 
 
 def requires_grad(m, X, Y):
-    value = _value(m, torch.tensor(X, requires_grad=True), torch.tensor(Y, requires_grad=True))
-    _same(value, _value(m, X, Y), 1e-12)
+    A, B = torch.tensor(X, requires_grad=True), torch.tensor(Y, requires_grad=True)
+    if not m.capabilities.differentiable:
+        _error(m, A, B, ValueError, f"X requires grad, but {m.name} takes no gradient")
+        return
+    value = _value(m, A, B)
+    assert value.ndim == 0 and value.requires_grad, value
+    _same(float(value), _value(m, X, Y), 1e-12)
 
 
 def mixed_libraries(m, X, Y):

@@ -27,6 +27,7 @@ from .._validation import (
     check_variation,
     rescaled,
 )
+from ._grad import requires_grad
 from ._rdm import resample_condensed
 
 __all__ = ["Capabilities", "Measure", "Prepared", "INVARIANCES", "BLOCK_MEMORY", "DTYPE"]
@@ -89,8 +90,17 @@ class Capabilities:
         (:func:`repalign.cross_validate`). Fallback: refused, as nothing is
         learned that could be held out.
     differentiable : bool, default=False
-        Gradients flow through the value for torch inputs that require them.
-        Fallback: a Python float.
+        Gradients flow through the value: given torch tensors that require
+        grad (with grad mode on), :meth:`Measure.__call__` and
+        :meth:`Measure.pair` of states prepared from them return a 0-d tensor
+        on the inputs' device with the autograd graph intact, equal to the
+        float value. Fallback when False: such inputs are refused (a
+        ``ValueError`` naming the measure and :attr:`differentiable_refusal`),
+        never silently detached. Inputs that do not require grad give a
+        Python float either way.
+    differentiable_refusal : str, default=""
+        Why gradients are refused (only when ``differentiable`` is False; a
+        generic reason is given when empty).
     """
 
     permutation: bool = False
@@ -101,17 +111,30 @@ class Capabilities:
     streaming: bool = False
     held_out: bool = False
     differentiable: bool = False
+    differentiable_refusal: str = ""
 
     def __post_init__(self) -> None:
         if self.float32 == bool(self.float32_refusal):
             raise ValueError("Capabilities: give float32_refusal (the reason) exactly when "
                              f"float32 is False; got float32={self.float32}, "
                              f"float32_refusal={self.float32_refusal!r}")
+        if self.differentiable and self.differentiable_refusal:
+            raise ValueError("Capabilities: a differentiable measure refuses no gradient; "
+                             "give differentiable_refusal only when differentiable is False")
 
     def declared(self) -> dict:
-        """The capabilities as a dict of name -> bool (the refusal's reason left out)."""
+        """The capabilities as a dict of name -> bool (the refusals' reasons left out)."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                if f.name != "float32_refusal"}
+                if not f.name.endswith("_refusal")}
+
+    @property
+    def gradient_refusal(self) -> str:
+        """Why inputs that require grad are refused (empty when ``differentiable``)."""
+        if self.differentiable:
+            return ""
+        return self.differentiable_refusal or (
+            "it does not declare capabilities.differentiable (no gradient through its "
+            "value is implemented)")
 
 
 @dataclass(frozen=True, eq=False)
@@ -284,11 +307,13 @@ class Measure(ABC):
 
         Returns
         -------
-        float
-            A Python float.
+        float or 0-d tensor
+            A Python float; a 0-d torch tensor carrying the autograd graph when
+            the states were prepared from tensors that require grad (measures
+            whose ``capabilities.differentiable`` is True).
         """
         a, b, xp = self._pair_states("pair", a, b)
-        return float(self._pair(a, b, xp))
+        return self._result("pair", self._pair(a, b, xp), a, b)
 
     def __call__(self, X, Y) -> float:
         """``pair(prepare(X), prepare(Y))``.
@@ -301,7 +326,11 @@ class Measure(ABC):
 
         Returns
         -------
-        float
+        float or 0-d tensor
+            A Python float, or (for torch inputs that require grad, with grad
+            mode on) a 0-d tensor on their device with the autograd graph
+            intact, equal to the float value; measures without
+            ``capabilities.differentiable`` refuse such inputs.
         """
         X, Y = check_pair(X, Y, min_stimuli=self.min_stimuli, needed_by=self._who())
         return self.pair(self._prepared(X), self._prepared(Y, "Y"))
@@ -377,6 +406,10 @@ class Measure(ABC):
             raise ValueError(f"{self.name}.pair_block: mask must have shape {shape} (states_a "
                              f"x states_b); got {mask.shape}")
         _MEMORY.check(f"{self.name}.pair_block", "memory", memory)
+        if requires_grad(*[x for s in states_a + states_b for x in s.arrays()]):
+            raise ValueError(f"{self.name}.pair_block: the states carry an autograd graph, "
+                             "but a block of pairs is a NumPy array, which holds no "
+                             "gradient; call pair for each pair")
         n = {s.n_stimuli for s in states_a + states_b}
         if len(n) > 1:
             raise ValueError(f"{self.name}.pair_block: the states hold {sorted(n)} stimuli; "
@@ -497,7 +530,9 @@ class Measure(ABC):
                    "resampling is False): it prepares X[idx] and Y[idx]")
             return self.pair(self._prepared_rows("pair_resampled", a, X, idx, "X", why),
                              self._prepared_rows("pair_resampled", b, Y, idx, "Y", why))
-        return float(self._pair_resampled(a, b, xp.asarray(idx, device=a.device), xp))
+        return self._result("pair_resampled",
+                            self._pair_resampled(a, b, xp.asarray(idx, device=a.device), xp),
+                            a, b)
 
     def _prepared_rows(self, method: str, state: Prepared, X, rows, name: str,
                        why: str) -> Prepared:
@@ -547,6 +582,12 @@ class Measure(ABC):
                 "form (capabilities.held_out is False); compute it on the held-out "
                 "stimuli directly, or use a shape metric or a predictivity measure"
             )
+        if requires_grad(X_train, Y_train, X_test, Y_test):
+            raise ValueError(
+                f"{self.name}.held_out: the inputs require grad, but a held-out value is a "
+                "Python float (no gradient is taken through a learned alignment or map); "
+                "detach them, or train on the measure itself (pair or __call__)"
+            )
         return float(self._held_out(X_train, Y_train, X_test, Y_test))
 
     # ------------------------------------------------------------------ streaming
@@ -592,6 +633,29 @@ class Measure(ABC):
     def _param_key(self) -> tuple:
         return tuple(sorted(self.params.items()))
 
+    def _gradient_refusal(self, name: str) -> ValueError:
+        """The error for an input ``name`` that requires grad, given to a measure without
+        ``capabilities.differentiable``."""
+        return ValueError(
+            f"{self._who()}: {name} requires grad, but {self.name} takes no gradient: "
+            f"{self.capabilities.gradient_refusal}. Detach the inputs for a float value, "
+            "or use a measure whose capabilities.differentiable is True"
+        )
+
+    def _result(self, method: str, value, *states: Prepared):
+        """The value as a Python float, or as a 0-d tensor on the autograd graph of the
+        states (prepared from tensors that require grad)."""
+        if not requires_grad(*[x for s in states for x in s.arrays()]):
+            return float(value)
+        if not self.capabilities.differentiable:
+            raise self._gradient_refusal("a state")
+        if not (array_api_compat.is_torch_array(value) and value.requires_grad):
+            raise RuntimeError(
+                f"{self.name}.{method}: the states carry an autograd graph but the value "
+                "lost it (a computation left the graph); this is a bug in the measure"
+            )
+        return value.reshape(())
+
     def _check_state(self, method: str, label: str, state) -> None:
         if not isinstance(state, Prepared):
             raise TypeError(
@@ -629,13 +693,20 @@ class Measure(ABC):
         or 1e-150 neither overflow nor underflow), for the others the refusal of
         values whose squares would; and the memory check of n x n states.
         """
+        if requires_grad(X) and not self.capabilities.differentiable:
+            raise self._gradient_refusal(name)
         xp, device = namespace_and_device(X)
         X = self._cast_input(X, xp)
-        check_variation(X, name, xp)
-        if "isotropic_scale" in self.invariances:
+        # The checks read values only: off the autograd graph (no scalar is taken
+        # from a tensor that requires grad). On the graph, X is not rescaled (a
+        # power of two changes no digit) and its magnitude is checked instead.
+        on_graph = requires_grad(X)
+        values = X.detach() if on_graph else X
+        check_variation(values, name, xp)
+        if "isotropic_scale" in self.invariances and not on_graph:
             X = rescaled(X, xp)
         else:
-            check_magnitude(X, name, xp)
+            check_magnitude(values, name, xp)
         n_square = self._square_arrays(*X.shape)
         if n_square:
             check_square_memory(self.name, X.shape[0], n_square,

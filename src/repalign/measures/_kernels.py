@@ -13,6 +13,7 @@ import numpy as np
 from array_api_compat import device
 
 from ._blocks import chunk_bounds
+from ._grad import requires_grad
 
 __all__ = [
     "row_blocks",
@@ -48,7 +49,13 @@ def row_blocks(n_rows: int, n_cols: int, entries: int | None = None) -> list[sli
 
 
 def _subtract_outer(K, r, c, shift, xp):
-    """``K - r 1^T - 1 c^T + shift`` in place (block by block on NumPy)."""
+    """``K - r 1^T - 1 c^T + shift`` in place (block by block on NumPy).
+
+    On an autograd graph (torch tensors that require grad) a new tensor: ``K``
+    may be an output autograd keeps for its gradient (that of ``exp``).
+    """
+    if requires_grad(K, r, c, shift):
+        return K - r[:, None] - c[None, :] + shift
     if not array_api_compat.is_numpy_array(K):
         K -= r[:, None]
         K -= c[None, :]
@@ -137,7 +144,13 @@ def distances_from_gram(G, sq_rows, sq_cols, xp):
 
 
 def rbf_kernel(D2, sigma: float, xp):
-    """``exp(-D2 / (2 sigma^2))``, in place in the squared distances ``D2`` where possible."""
+    """``exp(-D2 / (2 sigma^2))``, in place in the squared distances ``D2`` where possible.
+
+    ``sigma`` may be a 0-d tensor on the autograd graph of ``D2``: the width is
+    then differentiated through (and nothing is overwritten).
+    """
+    if requires_grad(D2, sigma):
+        return xp.exp(D2 / (-2 * sigma**2))
     if not array_api_compat.is_numpy_array(D2):
         D2 /= -2 * sigma**2
         return xp.exp(D2)

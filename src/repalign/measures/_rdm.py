@@ -18,6 +18,7 @@ import numpy as np
 from .._array_api import namespace_and_device, to_numpy
 from .._validation import as_array, check_finite
 from ._blocks import chunk_bounds
+from ._grad import requires_grad
 from ._kernels import (
     center_columns,
     distances_from_gram,
@@ -321,7 +322,7 @@ def _sort_order(v, work):
 
 def _unit(v, xp, name):
     norm = xp.sqrt(xp.sum(v * v))
-    if not float(norm) > 0:
+    if not bool(norm > 0):
         raise ValueError(
             f"{name}: the RDM is all zeros, so its cosine with another RDM is undefined"
         )
@@ -357,6 +358,8 @@ def prepare_rdm_vector(v, method, xp, name="X"):
         return r
     if method == "pearson":
         c = v - xp.mean(v)
+        if requires_grad(c):  # on an autograd graph: c is kept for the gradient of its norm
+            return c / xp.sqrt(flat_dot(c, c, xp))
         c /= xp.sqrt(flat_dot(c, c, xp))
         return c
     return v  # kendall_tau_a: pairs of entries are counted when compared

@@ -12,6 +12,7 @@ import numpy as np
 from .._validation import Interval, Options
 from ..exceptions import DegenerateWarning
 from ._base import Capabilities, Measure, Prepared
+from ._grad import NOT_IMPLEMENTED, projector_scores, requires_grad
 from ._kernels import center_columns, orthonormal_basis, whiten_scatter
 from .registry import register
 
@@ -25,6 +26,11 @@ _FLOAT32_REFUSAL = (
     "(6e-8) a condition number of 1e3, common in network activations, already "
     "moves correlations by about 1e-4"
 )
+
+#: Gradients of the CCA family: its bases differentiated as a spectral function.
+_DIFFERENTIABLE = Capabilities(permutation=True, float32=False,
+                               float32_refusal=_FLOAT32_REFUSAL, differentiable=True)
+
 
 _CCA_REFERENCE = ("Hotelling (1936). Relations between two sets of variates. "
                   "Biometrika 28, 321-377.")
@@ -53,9 +59,20 @@ def canonical_correlations(a: Prepared, b: Prepared, xp):
 
     With ``Q_x``, ``Q_y`` orthonormal bases of the centred column spaces, the
     canonical correlations are the singular values of ``Q_x^T Q_y``
-    (Bjorck & Golub 1973), in decreasing order, clipped to [0, 1].
+    (Bjorck & Golub 1973), in decreasing order, clipped to [0, 1]. States on
+    an autograd graph hold wider bases with the same projector
+    ``Q Q^T`` (:func:`~repalign.measures._grad.spectral_scores`); the
+    correlations are then the leading ``min(r_x, r_y)`` singular values.
     """
-    return xp.clip(xp.linalg.svdvals(a.data["basis"].T @ b.data["basis"]), max=1)
+    rho = xp.clip(xp.linalg.svdvals(a.data["basis"].T @ b.data["basis"]), max=1)
+    if "rank" in a.data or "rank" in b.data:
+        rho = rho[:min(basis_rank(a), basis_rank(b))]
+    return rho
+
+
+def basis_rank(state: Prepared) -> int:
+    """The dimension of the column space a prepared basis spans."""
+    return state.data.get("rank", state.data["basis"].shape[1])
 
 
 def _thin_qr(A, xp):
@@ -123,6 +140,13 @@ class _CanonicalBase(Measure):
         return U, S[:, None] * Vt
 
     def _prepare(self, X, xp):
+        if requires_grad(X):
+            basis, rank = projector_scores(center_columns(X, xp),
+                                           top=getattr(self, "dims", None))
+            if rank == 0:
+                raise ValueError("X does not vary across stimuli; canonical correlations "
+                                 "are undefined")
+            return {"basis": basis, "rank": rank}
         basis, loadings = self._basis(X, xp)
         if basis.shape[1] == 0:
             raise ValueError("X does not vary across stimuli; canonical correlations are undefined")
@@ -133,8 +157,7 @@ class _CanonicalBase(Measure):
         return {"basis": basis}
 
     def _warn_if_degenerate(self, a: Prepared, b: Prepared) -> None:
-        warn_if_subspaces_forced(self.name, a.data["basis"].shape[1],
-                                 b.data["basis"].shape[1], a.n_stimuli)
+        warn_if_subspaces_forced(self.name, basis_rank(a), basis_rank(b), a.n_stimuli)
 
     def _rho(self, a: Prepared, b: Prepared, xp):
         self._warn_if_degenerate(a, b)
@@ -185,7 +208,7 @@ class CCA(_CanonicalBase):
                 "invertible_linear")
 
     capabilities = Capabilities(permutation=True, streaming=True, float32=False,
-                                float32_refusal=_FLOAT32_REFUSAL)
+                                float32_refusal=_FLOAT32_REFUSAL, differentiable=True)
 
     def _pair(self, a, b, xp):
         return self._statistic(self._rho(a, b, xp), xp)
@@ -255,6 +278,17 @@ class SVCCA(_CanonicalBase):
     def invariances(self):
         return ("orthogonal", "isotropic_scale", "translation", "permutation")
 
+    @property
+    def capabilities(self) -> Capabilities:
+        """Index permutation; gradients with a fixed number of components (``dims``)."""
+        if self.dims is not None:
+            return _DIFFERENTIABLE
+        return Capabilities(permutation=True, float32=False, float32_refusal=_FLOAT32_REFUSAL,
+                            differentiable_refusal=(
+                                "the number of components it keeps is chosen by a variance "
+                                "threshold, a discrete choice of the data; pass dims=k for a "
+                                "fixed number of components (then it is differentiable)"))
+
     def _basis(self, X, xp):
         Xc = center_columns(X, xp)
         if self.dims is not None:
@@ -306,6 +340,12 @@ class PWCCA(_CanonicalBase):
     )
     cost = "prepare O(n d min(n, d)), pair O(n r_x r_y + r_x^2 d_x)"
     _constraints = {}
+    capabilities = Capabilities(
+        permutation=True, float32=False, float32_refusal=_FLOAT32_REFUSAL,
+        differentiable_refusal=(
+            f"{NOT_IMPLEMENTED}: its weights come from the canonical directions (singular "
+            "vectors of Q_x^T Q_y), whose gradients are unstable at repeated canonical "
+            "correlations; use cca or svcca with dims=k"))
 
     @property
     def symmetric(self):

@@ -10,10 +10,11 @@ import array_api_compat
 import numpy as np
 
 from .._array_api import namespace_and_device, to_numpy
-from .._validation import Interval, Options
+from .._validation import Interval, Options, check_pair
 from ..exceptions import DegenerateWarning
 from ._base import Capabilities, Measure, Prepared
 from ._blocks import chunk_bounds, matmul_into, row_stack
+from ._grad import scalar
 from ._kernels import (
     center_columns,
     double_center,
@@ -130,9 +131,9 @@ class CKA(Measure):
 
     @property
     def capabilities(self) -> Capabilities:
-        """Index permutation, batched blocks; streaming with the linear kernel."""
+        """Index permutation, batched blocks, gradients; streaming with the linear kernel."""
         return Capabilities(permutation=True, batched_pairs=True,
-                            streaming=self.kernel == "linear")
+                            streaming=self.kernel == "linear", differentiable=True)
 
     @property
     def min_stimuli(self) -> int:
@@ -164,7 +165,7 @@ class CKA(Measure):
         else:
             D2 = squared_distances(X, xp)
             # Selection of the middle distance(s) (sqrt is increasing), not a sort.
-            med = float(median_above_diagonal(D2, xp, transform=xp.sqrt))
+            med = scalar(median_above_diagonal(D2, xp, transform=xp.sqrt))
             if med == 0.0:
                 raise ValueError(
                     "X: the median distance between stimuli is 0 (most stimuli are "
@@ -180,7 +181,7 @@ class CKA(Measure):
             if not bool(xp.any(data["features"] != 0)):
                 raise ValueError(f"X {self._undefined}; CKA is undefined")
             return data
-        data["norm"] = self._norm_from(float(self._inner(data, data, n, xp)))
+        data["norm"] = self._norm_from(scalar(self._inner(data, data, n, xp)))
         return data
 
     def _deferred_norm(self, data) -> bool:
@@ -202,8 +203,8 @@ class CKA(Measure):
         """The state's ``sqrt(<K_c, K_c>)``, computed and stored on first use."""
         norm = state.data.get("norm")
         if norm is None:
-            norm = self._norm_from(float(self._inner(state.data, state.data,
-                                                     state.n_stimuli, xp)))
+            norm = self._norm_from(scalar(self._inner(state.data, state.data,
+                                                      state.n_stimuli, xp)))
             state.data["norm"] = norm
         return norm
 
@@ -237,6 +238,34 @@ class CKA(Measure):
             value = (value - rr + xp.sum(ra) * xp.sum(rb) / ((n - 1) * (n - 2))
                      - 2 * rr / (n - 2))
         return value
+
+    def hsic(self, X, Y):
+        """The HSIC estimate CKA normalises: ``HSIC(K, L)`` of this kernel and estimator.
+
+        ``"biased"``: ``tr(K H L H) / (n-1)^2``; ``"unbiased"``: ``HSIC_1`` of
+        Song et al. (2012) (see the class docstring). The unbiased estimate is a
+        U-statistic of order 4, so its mean over all subsets of ``b >= 4`` of the
+        ``n`` stimuli equals its value on all ``n``: a minibatch estimate is
+        unbiased for the full-data value (see :mod:`repalign.losses`). The biased
+        estimate and CKA itself (a ratio) are not.
+
+        Parameters
+        ----------
+        X : array of shape (n_stimuli, n_features_x)
+        Y : array of shape (n_stimuli, n_features_y)
+
+        Returns
+        -------
+        float or 0-d tensor
+            A 0-d tensor on the autograd graph for torch inputs that require grad.
+        """
+        X, Y = check_pair(X, Y, min_stimuli=self.min_stimuli, needed_by=self._who())
+        xp = namespace_and_device(X, Y)[0]
+        # Not through prepare, which rescales X: HSIC has the scale of K and L.
+        a, b = (self._prepare(self._cast_input(A, xp), xp) for A in (X, Y))
+        n = X.shape[0]
+        scale = n * (n - 3) if self.estimator == "unbiased" else (n - 1) ** 2
+        return scalar(self._inner(a, b, n, xp) / scale)
 
     def _pair(self, a: Prepared, b: Prepared, xp):
         n = a.n_stimuli

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from .._array_api import to_numpy
 from .._validation import Interval, Options
 from ._base import Capabilities, Measure, Prepared
+from ._grad import polar_factor, requires_grad
 from ._kernels import flat_dot, orthonormal_basis, squared_distances
 from ._rdm import RDM_METRICS, condensed_rdm, resample_condensed
 from ._references import RESI, SIMILARITY_SURVEY
@@ -45,7 +46,7 @@ class _StatisticDifference(Measure):
     # The statistic does not depend on the order of the stimuli: permuting them
     # leaves the value unchanged (a permutation test of it always gives p = 1).
     _stimulus_axes = {}
-    capabilities = Capabilities(permutation=True)
+    capabilities = Capabilities(permutation=True, differentiable=True)
 
     @property
     def bounds(self):
@@ -256,7 +257,7 @@ class RSMNormDifference(Measure):
     cost = "prepare O(n^2 d), pair O(n^2)"
     _constraints = {"rdm": Options(*RDM_METRICS)}
     _stimulus_axes = {"rdm": "condensed"}
-    capabilities = Capabilities(permutation=True, resampling=True)
+    capabilities = Capabilities(permutation=True, resampling=True, differentiable=True)
 
     @property
     def invariances(self):
@@ -344,7 +345,7 @@ class AlignedCosine(Measure):
     cost = "prepare O(n d min(n, d)), pair O(n p_x p_y + p_x p_y min(p_x, p_y)), p = min(n, d)"
     _constraints = {}
     _stimulus_axes = {"scores": (0,), "unit_scores": (0,)}
-    capabilities = Capabilities(permutation=True)
+    capabilities = Capabilities(permutation=True, differentiable=True)
 
     @property
     def invariances(self):
@@ -357,12 +358,16 @@ class AlignedCosine(Measure):
     def _prepare(self, X, xp):
         norms = _row_norms(X, xp, self.name)
         n, d = X.shape
-        if d > n:
+        if d > n and not requires_grad(X):
             U, S, _ = orthonormal_basis(X, xp)
             X = U * S[None, :]
         return {"scores": X, "unit_scores": X / norms[:, None]}
 
     def _pair(self, a: Prepared, b: Prepared, xp):
-        A, _, Bt = xp.linalg.svd(a.data["scores"].T @ b.data["scores"], full_matrices=False)
+        M = a.data["scores"].T @ b.data["scores"]
+        if requires_grad(M):  # the rotation A B^T as a spectral function of M
+            aligned = flat_dot(a.data["unit_scores"] @ polar_factor(M), b.data["unit_scores"], xp)
+            return aligned / a.n_stimuli
+        A, _, Bt = xp.linalg.svd(M, full_matrices=False)
         aligned = flat_dot(a.data["unit_scores"] @ A, b.data["unit_scores"] @ Bt.T, xp)
         return aligned / a.n_stimuli

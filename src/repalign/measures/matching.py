@@ -16,11 +16,13 @@ import math
 from abc import abstractmethod
 from dataclasses import dataclass
 
+import array_api_compat
 import numpy as np
 
 from .._array_api import to_numpy
 from .._validation import Options
 from ._base import Capabilities, Measure, Prepared
+from ._grad import HARD_MATCH, requires_grad
 from ._kernels import center_columns
 from .registry import register
 
@@ -60,6 +62,28 @@ def _matched_entries(C: np.ndarray) -> np.ndarray:
     return C[rows, cols]
 
 
+def _transport_plan(C: np.ndarray) -> np.ndarray:
+    """An optimal plan of :func:`_transport_value`: ``T`` with ``sum(T * C)`` its value."""
+    from scipy import sparse
+    from scipy.optimize import linear_sum_assignment, linprog
+
+    dx, dy = C.shape
+    L = math.lcm(dx, dy)
+    if L <= 4 * max(dx, dy):
+        rows, cols = linear_sum_assignment(np.repeat(np.repeat(C, L // dx, axis=0),
+                                                     L // dy, axis=1), maximize=True)
+        T = np.zeros((dx, dy))
+        np.add.at(T, (rows // (L // dx), cols // (L // dy)), 1.0 / L)
+        return T
+    sums = sparse.vstack([sparse.kron(sparse.eye(dx), np.ones((1, dy))),
+                          sparse.kron(np.ones((1, dx)), sparse.eye(dy))], format="csr")
+    result = linprog(-C.ravel(), A_eq=sums, b_eq=np.r_[np.full(dx, dy), np.full(dy, dx)],
+                     bounds=(0, None), method="highs", options={"presolve": False})
+    if result.status != 0:  # pragma: no cover - the problem is always feasible and bounded
+        raise RuntimeError(f"soft_match: the transport linear program failed: {result.message}")
+    return result.x.reshape(dx, dy) / (dx * dy)
+
+
 def _transport_value(C: np.ndarray) -> float:
     """``max sum T_ij C_ij`` over the plans T with marginals 1/d_x and 1/d_y, exactly.
 
@@ -94,7 +118,7 @@ class _UnitMeasure(Measure):
     """A measure on the units (features) of X and Y."""
 
     _stimulus_axes = {"units": (0,), "centered": (0,)}
-    capabilities = Capabilities(permutation=True)
+    capabilities = Capabilities(permutation=True, differentiable_refusal=HARD_MATCH)
 
     @property
     def invariances(self):
@@ -268,6 +292,15 @@ class SoftMatch(_CorrelationMatch):
     Only ``C`` leaves the device. Units constant across stimuli raise
     ``ValueError``.
 
+    Gradients (torch inputs that require grad): the value is a maximum of
+    linear functions of ``C`` over the transport polytope, so by Danskin's
+    theorem its gradient with respect to ``C`` is the optimal plan ``T``
+    wherever that plan is unique (almost everywhere for continuous data). The
+    plan is solved on the host as above and the value returned as
+    ``sum(T * C)`` on the device, whose gradient is exactly that; where
+    several plans are optimal (ties), it is one of the supergradients. It
+    flows on through ``C`` to the z-scored units.
+
     References
     ----------
     Khosla & Williams (2024). Soft matching distance: A metric on neural
@@ -289,7 +322,13 @@ class SoftMatch(_CorrelationMatch):
     cost = ("prepare O(n d), pair O(n d_x d_y) + an exact transport problem "
             "(Hungarian on lcm(d_x, d_y) or a linear program on d_x d_y variables, host)")
 
+    capabilities = Capabilities(permutation=True, differentiable=True)
+
     def _match(self, C, xp):
+        if requires_grad(C):  # Danskin: the gradient is the optimal plan
+            T = xp.asarray(_transport_plan(_host(C, xp)), dtype=C.dtype,
+                           device=array_api_compat.device(C))
+            return xp.sum(T * C)
         return _transport_value(_host(C, xp))
 
 

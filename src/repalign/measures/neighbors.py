@@ -48,6 +48,7 @@ from .._array_api import to_numpy
 from .._validation import Interval
 from ..exceptions import DegenerateWarning
 from ._base import Capabilities, Measure, Prepared
+from ._grad import NEIGHBOURS
 from ._kernels import row_blocks
 from ._references import RESI
 from .registry import register
@@ -179,7 +180,7 @@ class _NeighborMeasure(Measure):
     kind = "similarity"
     cost = "prepare O(n^2 d), pair O(n k^2)"
     _constraints = {"k": Interval(1, None, integer=True)}
-    capabilities = Capabilities(permutation=True)
+    capabilities = Capabilities(permutation=True, differentiable_refusal=NEIGHBOURS)
     # Rows of the neighbour lists, of CKNNA's kernel at the neighbours and of the
     # similarity matrix (also its columns); the listed indices are relabelled in _permute.
     _stimulus_axes = {"neighbors": (0,), "kernel": (0,), "similarities": (0, 1)}

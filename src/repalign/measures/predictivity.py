@@ -41,6 +41,7 @@ from .._validation import (
 )
 from ..exceptions import DegenerateWarning
 from ._base import Capabilities, Measure, Prepared
+from ._grad import NOT_IMPLEMENTED, projector_scores, requires_grad
 from ._kernels import center_columns, orthonormal_basis
 from ._references import KORNBLITH, RESI, SIMILARITY_SURVEY
 from .registry import register
@@ -263,11 +264,21 @@ class _CrossValidated(_Predictor):
         if order is not None:
             X = xp.take(X, xp.asarray(order, device=device(X)), axis=0)
         Xc = center_columns(X, xp)
+        grad = requires_grad(Xc)
         data = {"target": Xc, "target_ss": xp.sum(Xc * Xc, axis=0),
-                "constant_units": tuple(constant_columns(X, xp)), "bounds": bounds}
+                "constant_units": tuple(constant_columns(X.detach() if grad else X, xp)),
+                "bounds": bounds}
         for f, (start, stop) in enumerate(zip(bounds, bounds[1:])):
             train = xp.concat([Xc[:start, :], Xc[stop:, :]], axis=0)
-            data.update(self._predictor_state(f, train, Xc[start:stop, :], xp))
+            test = Xc[start:stop, :]
+            if grad:
+                # The SVD state (off the graph) chooses the penalties; the centred rows
+                # (on it) give the differentiable fit (see Ridge._fit_predict).
+                data.update(self._predictor_state(f, train.detach(), test.detach(), xp))
+                mean = xp.mean(train, axis=0, keepdims=True)
+                data[f"train{f}"], data[f"test{f}"] = train - mean, test - mean
+            else:
+                data.update(self._predictor_state(f, train, test, xp))
         return data
 
     def _pair(self, a: Prepared, b: Prepared, xp):
@@ -429,6 +440,8 @@ class Ridge(_CrossValidated):
         "n_targets_batch": Interval(1, None, integer=True),
     }
 
+    capabilities = dataclasses.replace(_Predictor.capabilities, differentiable=True)
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "alphas",
                            _PositiveGrid.normalise(self.name, "alphas", self.alphas))
@@ -457,13 +470,24 @@ class Ridge(_CrossValidated):
         return tuple(slice(i, min(i + step, t)) for i in range(0, t, step))
 
     def _fit_predict(self, data, f, Yc_train, xp):
+        if f"train{f}" in data:
+            return self._differentiable_fit_predict(data, f, Yc_train, xp)
+        U, S = data[f"basis{f}"], data[f"sv{f}"]
+        Z = U.T @ Yc_train
+        best_alpha, _ = self._best_alphas(data, f, Yc_train, Z, xp)
+        S2 = S * S
+        gain = S[:, None] / (S2[:, None] + best_alpha[None, :])
+        return data[f"test_scores{f}"] @ (gain * Z)
+
+    def _best_alphas(self, data, f, Yc_train, Z, xp):
+        """Per unit, the penalty of least leave-one-out error and its index in the grid."""
         U, S = data[f"basis{f}"], data[f"sv{f}"]
         alphas, denominators = data[f"alphas{f}"], data[f"loo_denominators{f}"]
-        Z = U.T @ Yc_train
         outside = Yc_train - U @ Z
         t = Yc_train.shape[1]
         best_err = xp.full((t,), xp.inf, dtype=Z.dtype, device=device(Z))
         best_alpha = xp.zeros((t,), dtype=Z.dtype, device=device(Z))
+        best_index = xp.zeros((t,), dtype=xp.int64, device=device(Z))
         S2 = S * S
         for i in range(alphas.shape[0]):
             alpha = alphas[i]
@@ -472,8 +496,42 @@ class Ridge(_CrossValidated):
             better = err < best_err
             best_err = xp.where(better, err, best_err)
             best_alpha = xp.where(better, alpha, best_alpha)
-        gain = S[:, None] / (S2[:, None] + best_alpha[None, :])
-        return data[f"test_scores{f}"] @ (gain * Z)
+            best_index = xp.where(better, i, best_index)
+        return best_alpha, best_index
+
+    def _differentiable_fit_predict(self, data, f, Yc_train, xp):
+        """Held-out ridge predictions on the autograd graph of the predictor's rows.
+
+        Each unit's penalty is chosen as in the float path (a discrete choice:
+        its derivative is 0 almost everywhere); with the chosen grid entry
+        held, ``alpha = alphas[i] s_1^2`` (relative scale) follows ``s_1``, and
+        the fit is a linear solve, ``(X^T X + alpha I)^{-1} X^T y`` (or its dual
+        ``X^T (X X^T + alpha I)^{-1} y`` for a wide fold), instead of the SVD,
+        whose singular vectors have no stable gradient at repeated singular values.
+        """
+        import torch
+
+        Xtr, Xte = data[f"train{f}"], data[f"test{f}"]
+        with torch.no_grad():
+            Y0 = Yc_train.detach()
+            _, index = self._best_alphas(data, f, Y0, data[f"basis{f}"].T @ Y0, xp)
+        grid = xp.asarray(self.alphas, dtype=Xtr.dtype, device=device(Xtr))
+        if self.alpha_scale == "relative":
+            grid = grid * torch.linalg.svdvals(Xtr)[0] ** 2
+        m, d = Xtr.shape
+        eye = torch.eye(min(m, d), dtype=Xtr.dtype, device=device(Xtr))
+        columns, predictions = [], []
+        for i in torch.unique(index).tolist():
+            cols = torch.nonzero(index == i)[:, 0]
+            Yi = Yc_train[:, cols]
+            if d <= m:
+                coef = torch.linalg.solve(Xtr.T @ Xtr + grid[i] * eye, Xtr.T @ Yi)
+            else:
+                coef = Xtr.T @ torch.linalg.solve(Xtr @ Xtr.T + grid[i] * eye, Yi)
+            columns.append(cols)
+            predictions.append(Xte @ coef)
+        order = torch.argsort(torch.cat(columns))
+        return torch.cat(predictions, dim=1)[:, order]
 
 
 def _dominant_left_singular_vector(C, xp):
@@ -588,6 +646,10 @@ class PLS(_CrossValidated):
         "seed": Interval(0, 2**32 - 1, integer=True, allow_none=True),
         "score": Options("pearson", "r2"),
     }
+    capabilities = dataclasses.replace(_Predictor.capabilities, differentiable_refusal=(
+        f"{NOT_IMPLEMENTED}: its weights are dominant singular vectors of deflated "
+        "cross-covariances, recomputed in a loop, whose gradients are unstable where "
+        "their singular values meet; use ridge"))
 
     @property
     def invariances(self):
@@ -691,8 +753,9 @@ class LinearRegression(_Predictor):
     )
     cost = "prepare O(n d min(n, d)), pair O(n r_x r_y)"
     _constraints = {}
-    _stimulus_axes = {"basis": (0,)}
-    capabilities = dataclasses.replace(_Predictor.capabilities, permutation=True)
+    _stimulus_axes = {"basis": (0,), "centered": (0,)}
+    capabilities = dataclasses.replace(_Predictor.capabilities, permutation=True,
+                                       differentiable=True)
 
     @property
     def symmetric(self):
@@ -703,11 +766,15 @@ class LinearRegression(_Predictor):
         return ("orthogonal", "isotropic_scale", "translation", "permutation")
 
     def _prepare(self, X, xp):
-        U, S, _ = orthonormal_basis(center_columns(X, xp), xp)
+        Xc = center_columns(X, xp)
+        if requires_grad(Xc):  # a basis with the projector of U, differentiably
+            basis, rank = projector_scores(Xc)
+            return {"basis": basis, "rank": rank, "centered": Xc}
+        U, S, _ = orthonormal_basis(Xc, xp)
         return {"basis": U, "sv": S}
 
     def _pair(self, a, b, xp):
-        n, rank = a.n_stimuli, a.data["basis"].shape[1]
+        n, rank = a.n_stimuli, a.data.get("rank", a.data["basis"].shape[1])
         if rank >= n - 1:
             warnings.warn(
                 f"{self.name}: X has rank {rank} with {n} stimuli, so it spans all n - 1 "
@@ -716,6 +783,11 @@ class LinearRegression(_Predictor):
                 "measure (ridge, pls).",
                 DegenerateWarning, stacklevel=3,
             )
+        if "centered" in a.data or "centered" in b.data:  # on an autograd graph
+            # ||P_x Y_c||^2 / ||Y_c||^2 with Y_c, or U_y S_y (equal up to a rotation).
+            Yc = b.data["centered"] if "centered" in b.data else b.data["basis"] * b.data["sv"]
+            explained = a.data["basis"].T @ Yc
+            return xp.sum(explained * explained) / xp.sum(Yc * Yc)
         S = b.data["sv"]
         explained = (a.data["basis"].T @ b.data["basis"]) * S[None, :]
         return xp.sum(explained * explained) / xp.sum(S * S)

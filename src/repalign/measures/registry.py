@@ -66,7 +66,7 @@ def get(name: str, **params: Any) -> Measure:
     return cls(**params)
 
 
-def measure(name: str, X, Y, **params: Any) -> float:
+def measure(name: str, X, Y, **params: Any):
     """Compute one measure between two representations: the one-line entry point.
 
     Parameters
@@ -82,7 +82,11 @@ def measure(name: str, X, Y, **params: Any) -> float:
 
     Returns
     -------
-    float
+    float or 0-d tensor
+        A Python float; for torch tensors that require grad, a 0-d tensor on
+        their device carrying the autograd graph (measures whose
+        ``capabilities.differentiable`` is True; the others refuse such inputs
+        with a ``ValueError`` that says why).
 
     Examples
     --------

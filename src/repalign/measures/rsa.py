@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from .._validation import Options
 from ._base import Capabilities, Measure, Prepared
 from ._blocks import chunk_bounds, stacked_inner
+from ._grad import RANKS
 from ._rdm import (
     COMPARATORS,
     RDM_METRICS,
@@ -22,6 +23,16 @@ __all__ = ["RSA", "compare_rdms"]
 
 #: Comparators that are a dot product of the prepared vectors (a block is one GEMM).
 _DOT_COMPARATORS = ("spearman", "pearson", "cosine", "rho_a")
+
+#: Comparators that are smooth functions of the RDMs (gradients flow through them).
+_SMOOTH_COMPARATORS = ("pearson", "cosine")
+#: Why the rank comparators refuse inputs that require grad.
+_GRADIENT_REFUSALS = {
+    method: f"compare={method!r} {what}: {RANKS}; use compare='pearson' or 'cosine'"
+    for method, what in (("spearman", "correlates ranks"), ("rho_a", "correlates ranks"),
+                         ("kendall_tau_a", "counts concordant pairs, a function of the "
+                                           "ranks"))
+}
 
 _RSA_REFERENCES = (
     "Kriegeskorte, Mur & Bandettini (2008). Representational similarity analysis - "
@@ -115,9 +126,12 @@ class RSA(Measure):
 
     @property
     def capabilities(self) -> Capabilities:
-        """Index permutation, resampling from the RDMs; batched for dot-product comparators."""
+        """Index permutation, resampling from the RDMs; batched for dot-product comparators;
+        gradients for the Pearson and cosine comparators."""
         return Capabilities(permutation=True, resampling=True,
-                            batched_pairs=self.compare in _DOT_COMPARATORS)
+                            batched_pairs=self.compare in _DOT_COMPARATORS,
+                            differentiable=self.compare in _SMOOTH_COMPARATORS,
+                            differentiable_refusal=_GRADIENT_REFUSALS.get(self.compare, ""))
 
     def _pair_block(self, states_a, states_b, same, mask, xp, memory):
         """A block of comparisons as one product of the stacked prepared RDM vectors.

@@ -44,6 +44,7 @@ import numpy as np
 from .._array_api import namespace_and_device
 from .._validation import Interval, Options, check_held_out, check_pair
 from ._base import Capabilities, Measure, Prepared
+from ._grad import requires_grad, spectral_scores
 from ._kernels import center_columns, orthonormal_basis, whiten_scatter
 from .cca import warn_if_subspaces_forced
 from .registry import register
@@ -144,7 +145,8 @@ class _ShapeBase(Measure):
     _alpha = 1.0
     _distance = "angular"  # "angular" | "euclidean" | "similarity"
     _stimulus_axes = {"scores": (0,)}
-    capabilities = Capabilities(permutation=True, held_out=True, streaming=True)
+    capabilities = Capabilities(permutation=True, held_out=True, streaming=True,
+                                differentiable=True)
     cost = "prepare O(n d min(n, d)), pair O(n r_x r_y + r_x r_y min(r_x, r_y))"
 
     @property
@@ -170,15 +172,33 @@ class _ShapeBase(Measure):
     def _prepare(self, X, xp):
         Xc = center_columns(X, xp)
         n, d = Xc.shape
-        if self._alpha == 1 and d <= n:
+        if self._alpha == 1 and (d <= n or requires_grad(Xc)):
             W = Xc
+        elif requires_grad(Xc):
+            W = self._differentiable_scores(Xc)
         else:
             U, _, _, gain = _partial_whitening(Xc, self._alpha, xp)
             W = U * gain[None, :]
         sq_norm = xp.sum(W * W)
-        if not float(sq_norm) > 0:
+        if not bool(sq_norm > 0):
             raise ValueError(f"X does not vary across stimuli; {self.name} is undefined")
         return {"scores": W, "sq_norm": sq_norm}
+
+    def _differentiable_scores(self, Xc):
+        """Partially whitened scores on the autograd graph of a torch ``Xc`` (alpha < 1).
+
+        ``W W^T = U diag(gain^2) U^T`` as the scores of the float path, from a
+        spectral function of the scatter or Gram matrix
+        (:func:`~repalign.measures._grad.spectral_scores`), so that repeated
+        singular values leave the gradient finite.
+        """
+        alpha = self._alpha
+        W, S, _ = spectral_scores(Xc, lambda s: alpha * s + (1 - alpha),
+                                  lambda s: alpha + 0 * s)
+        gain = alpha * S + (1 - alpha)
+        if S.shape[0]:
+            W = W * (S.square().sum() / gain.square().sum()).sqrt()
+        return W
 
     def _pair(self, a: Prepared, b: Prepared, xp):
         Wa, Wb = a.data["scores"], b.data["scores"]

@@ -18,6 +18,7 @@ from array_api_compat import device
 from .._validation import Interval, Options
 from ..exceptions import DegenerateWarning
 from ._base import Capabilities, Measure, Prepared
+from ._grad import NOT_IMPLEMENTED, projector_scores, requires_grad, spectral_scores
 from ._kernels import (
     center_columns,
     double_center,
@@ -27,7 +28,7 @@ from ._kernels import (
     squared_distances,
     u_center,
 )
-from .cca import warn_if_subspaces_forced
+from .cca import basis_rank, warn_if_subspaces_forced
 from .registry import register
 
 __all__ = ["EigenspaceOverlap", "GULP", "ENSD", "DistanceCorrelation", "Riemannian"]
@@ -90,19 +91,22 @@ class EigenspaceOverlap(Measure):
     cost = "prepare O(n d min(n, d)), pair O(n r_x r_y)"
     _constraints = {}
     _stimulus_axes = {"basis": (0,)}
-    capabilities = Capabilities(permutation=True)
+    capabilities = Capabilities(permutation=True, differentiable=True)
 
     @property
     def invariances(self):
         return ("orthogonal", "isotropic_scale", "permutation", "invertible_linear")
 
     def _prepare(self, X, xp):
+        if requires_grad(X):  # a basis with the same projector, differentiably
+            basis, rank = projector_scores(X)
+            return {"basis": basis, "rank": rank}
         U, _, _ = orthonormal_basis(X, xp)
         return {"basis": U}
 
     def _pair(self, a: Prepared, b: Prepared, xp):
         Ua, Ub = a.data["basis"], b.data["basis"]
-        ra, rb, n = Ua.shape[1], Ub.shape[1], a.n_stimuli
+        ra, rb, n = basis_rank(a), basis_rank(b), a.n_stimuli
         if ra + rb > n:
             warnings.warn(
                 f"eigenspace_overlap: ranks {ra} + {rb} exceed the {n} stimuli, so the "
@@ -183,7 +187,7 @@ class GULP(Measure):
     cost = "prepare O(n d min(n, d)), pair O(n r_x r_y)"
     _constraints = {"lam": Interval(0, None)}
     _stimulus_axes = {"weighted_basis": (0,)}
-    capabilities = Capabilities(permutation=True)
+    capabilities = Capabilities(permutation=True, differentiable=True)
 
     @property
     def invariances(self):
@@ -195,7 +199,16 @@ class GULP(Measure):
         return (0.0, math.inf)
 
     def _prepare(self, X, xp):
-        U, S, _ = orthonormal_basis(center_columns(X, xp), xp)
+        Xc = center_columns(X, xp)
+        if requires_grad(Xc):
+            # U diag(f)^(1/2) with f = e / (e + lam), e = s^2 of the unit-variance X.
+            lam = self.lam
+            W, S, rank = spectral_scores(Xc / xp.sqrt(xp.sum(Xc * Xc)),
+                                         lambda s: s / xp.sqrt(s * s + lam),
+                                         lambda s: lam / (s * s + lam) ** 1.5)
+            f = S * S / (S * S + lam)
+            return {"weighted_basis": W, "sq_norm": xp.sum(f * f), "rank": rank}
+        U, S, _ = orthonormal_basis(Xc, xp)
         e = S * S / xp.sum(S * S)
         f = e / (e + self.lam)
         return {"weighted_basis": U * xp.sqrt(f)[None, :], "sq_norm": xp.sum(f * f)}
@@ -203,7 +216,8 @@ class GULP(Measure):
     def _pair(self, a: Prepared, b: Prepared, xp):
         Wa, Wb = a.data["weighted_basis"], b.data["weighted_basis"]
         if self.lam == 0:
-            warn_if_subspaces_forced(self.name, Wa.shape[1], Wb.shape[1], a.n_stimuli)
+            warn_if_subspaces_forced(self.name, a.data.get("rank", Wa.shape[1]),
+                                     b.data.get("rank", Wb.shape[1]), a.n_stimuli)
         C = Wa.T @ Wb
         sq = a.data["sq_norm"] + b.data["sq_norm"] - 2 * flat_dot(C, C, xp)
         return xp.sqrt(xp.clip(sq, min=0))
@@ -265,7 +279,7 @@ class ENSD(Measure):
     )
     cost = "prepare O(n d^2) (d < n) or O(n^2 d), pair O(n d_x d_y) or O(n^2)"
     _stimulus_axes = {"features": (0,), "gram": (0, 1)}
-    capabilities = Capabilities(permutation=True, streaming=True)
+    capabilities = Capabilities(permutation=True, streaming=True, differentiable=True)
 
     @property
     def invariances(self):
@@ -287,7 +301,7 @@ class ENSD(Measure):
         n, d = Xc.shape
         data = {"features": Xc} if d < n else {"gram": Xc @ Xc.T}
         trace = xp.sum(Xc * Xc)
-        if not float(trace) > 0:
+        if not bool(trace > 0):
             raise ValueError("X does not vary across stimuli; ENSD is undefined")
         return {**data, "trace": trace, "sq_trace": frobenius_inner(data, data, xp)}
 
@@ -380,7 +394,7 @@ class DistanceCorrelation(Measure):
     cost = "prepare O(n^2 d), pair O(n^2)"
     _constraints = {"estimator": Options("biased", "unbiased")}
     _stimulus_axes = {"centered": (0, 1)}
-    capabilities = Capabilities(permutation=True)
+    capabilities = Capabilities(permutation=True, differentiable=True)
     _n_square = 4.5
 
     @property
@@ -400,7 +414,12 @@ class DistanceCorrelation(Measure):
         # The diagonal of the squared distances is 0 only up to rounding, which the
         # square root would blow up to sqrt(eps) * scale: set it to 0 exactly.
         off = 1 - xp.eye(n, dtype=X.dtype, device=device(X))
-        D = xp.sqrt(squared_distances(X, xp)) * off
+        if requires_grad(X):
+            # The root's derivative is infinite at the 0 diagonal: the root of 1 there
+            # (then zeroed) keeps the gradient finite.
+            D = xp.sqrt(squared_distances(X, xp) * off + (1 - off)) * off
+        else:
+            D = xp.sqrt(squared_distances(X, xp)) * off
         A = u_center(D, xp) if self.estimator == "unbiased" else double_center(D, xp)
         return {"centered": A, "sq_norm": flat_dot(A, A, xp)}
 
@@ -496,7 +515,10 @@ class Riemannian(Measure):
     cost = "prepare O(n d min(n, d)), pair O(n (r_x + r_y)^2 + m^3), m <= r_x + r_y"
     _constraints = {"eps": Interval(0, None, closed="neither")}
     _stimulus_axes = {"basis": (0,)}
-    capabilities = Capabilities(permutation=True)
+    capabilities = Capabilities(permutation=True, differentiable_refusal=(
+        f"{NOT_IMPLEMENTED}: its eigenvalue problem is built from the singular vectors of "
+        "each representation, whose gradients are unstable at repeated singular values; "
+        "use cka, a shape metric or cca"))
 
     @property
     def invariances(self):
