@@ -181,3 +181,45 @@ def test_interpolation_threshold_interpolates_on_log_n():
         20 * 2 ** 0.5)
     assert np.isnan(snr._interpolation_threshold([10, 20], [0.0, 0.05]))
     assert np.isnan(snr._interpolation_threshold([10, 20], [0.5, 0.9]))
+
+
+def test_snr_check_covers_every_curve_and_names_the_non_monotone_ones(study):
+    result, table = study
+    means = _means(table)
+    curves, failing = 0, []
+    for key, curve in means.groupby(["model", "task", "regularization", "n_train"]):
+        if curve["snr"].nunique() < 3:
+            continue
+        curves += 1
+        curve = curve.sort_values("snr")
+        rho = spearmanr(curve["snr"], curve["alignment"]).statistic
+        if not (rho > 0 and np.diff(curve["alignment"]).min() >= -snr.TOL):
+            failing.append("/".join(map(str, key)))
+    (check,) = [c for c in result.checks if c.claim.startswith("alignment rises monotonically")]
+    assert f"all {curves} curves" in check.detail
+    assert check.passed == (not failing)
+    assert all(label in check.detail for label in failing)
+    # the minimum-norm solution at n_train = d falls with SNR (the shared-direction artefact)
+    assert f"linear/regression/min_norm/{snr.D}" in failing
+
+
+def test_non_monotone_curves_concentrate_on_the_shared_direction(study):
+    _, table = study
+    lin = _means(table[table["model"] == "linear"])
+    at_d = lin[lin["n_train"] == snr.D].set_index(["regularization", "snr"])["shared_direction"]
+    assert at_d["min_norm"].min() > snr.SHARED_MIN > at_d["ridge"].max()
+    assert table.loc[table["model"] == "mlp", "shared_direction"].isna().all()
+
+
+def test_shared_direction_share_against_closed_forms():
+    rng = np.random.default_rng(0)
+    d, k = 12, 4
+    Q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    A, _ = np.linalg.qr(rng.standard_normal((30, d)))
+    X = A * np.linspace(10, 0.1, d) @ Q.T                  # weakest direction: Q[:, -1]
+    along = np.outer(Q[:, -1], rng.standard_normal(k))   # all energy on the weakest direction
+    assert snr._shared_direction_share(X, [along]) == pytest.approx(1.0)
+    across = Q[:, :k]                                      # none of it
+    assert snr._shared_direction_share(X, [across]) == pytest.approx(0.0, abs=1e-20)
+    isotropic = [rng.standard_normal((d, k)) for _ in range(2000)]
+    assert snr._shared_direction_share(X, isotropic) == pytest.approx(1 / d, rel=0.05)

@@ -131,8 +131,12 @@ threshold; the dip is checked where the signal is at least as strong as the
 noise.
 
 Checks, on this run's numbers: alignment rises with SNR on every curve (all
-models, tasks and training-set sizes; the minimum-norm artefact zone excepted
-and reported); the ridge linear model's alignment is lowest within a factor 2
+models, tasks, regularizations and training-set sizes; the curves where it does
+not are named); where it falls, the members' maps concentrate on the weakest
+direction of their shared inputs and that concentration falls with SNR (the
+measured cause: at low SNR every member's noise is amplified along the same
+direction, which makes them alike; a growing signal dilutes it before it makes
+them alike in its own right); the ridge linear model's alignment is lowest within a factor 2
 of ``n_train = d`` at every ``SNR >= 1``; the minimum-norm spike at
 ``n_train = d`` appears at every ``SNR < d``; the MLPs' alignment is lowest
 within a factor 2 of their measured ``n*``; alignment and test error are
@@ -193,6 +197,9 @@ ESTIMATE_TOL = 0.05
 UNFIT_EPS = 0.1
 #: n_train / d range where the minimum-norm solution is dominated by the shared direction.
 ARTEFACT_ZONE = (0.75, 1.25)
+#: Share of a map's energy along one input direction that counts as concentrated: 5 / d,
+#: five times what an isotropic map puts there.
+SHARED_MIN = 5 / D
 
 
 @dataclass(frozen=True)
@@ -262,6 +269,19 @@ def _predictor_cka_estimate(P, X, B, X_test, noise_var: float) -> float:
     return float(numerator / (numerator + diagonal.sum()))
 
 
+def _shared_direction_share(X, maps) -> float:
+    """Mean share of the maps' energy along the weakest input direction of ``X``.
+
+    ``||v^T G_i||^2 / ||G_i||_F^2`` averaged over the members, with ``v`` the right
+    singular vector of the shared training inputs ``X`` of smallest (nonzero)
+    singular value: the direction along which ``P`` amplifies every member's
+    noise most. An isotropic map puts ``1 / d`` of its energy there.
+    """
+    _, s, Vt = np.linalg.svd(X, full_matrices=False)
+    v = Vt[np.argmin(s)]
+    return float(np.mean([np.sum((v @ G) ** 2) / np.sum(G * G) for G in maps]))
+
+
 def _mean_pairwise(measure, representations) -> float:
     """Mean of ``measure`` over all pairs, each representation prepared once."""
     prepared = [measure.prepare(r) for r in representations]
@@ -302,7 +322,8 @@ def _linear_rows(cfg, seed: int, cka):
                         alignment=_mean_pairwise(cka, hidden),
                         alignment_output=_mean_pairwise(cka, outputs),
                         estimate=_predictor_cka_estimate(P, X, B, X_test, noise_var),
-                        test_error=float(error), noise_unfit=float(unfit)))
+                        test_error=float(error), noise_unfit=float(unfit),
+                        shared_direction=_shared_direction_share(X, maps)))
     return rows
 
 
@@ -431,7 +452,7 @@ def _mlp_rows(cfg, seed: int, cka):
                     alignment=_mean_pairwise(cka, [a["act1"] for a in acts]),
                     alignment_output=_mean_pairwise(cka, [a["out"] for a in acts]),
                     estimate=np.nan, test_error=float(np.mean(errors)),
-                    noise_unfit=float(np.mean(residual))))
+                    noise_unfit=float(np.mean(residual)), shared_direction=np.nan))
     return rows
 
 
@@ -484,7 +505,7 @@ def _curves(table):
     """Mean over repetitions, one row per (model, task, regularization, snr, n_train)."""
     keys = ["model", "task", "regularization", "snr", "n_train"]
     columns = ["alignment", "alignment_output", "estimate", "test_error", "noise_unfit",
-               "threshold"]
+               "threshold", "shared_direction"]
     return table.groupby(keys, as_index=False)[columns].mean()
 
 
@@ -501,28 +522,77 @@ def _in_artefact_zone(regularization, n_train):
             & (ratio >= ARTEFACT_ZONE[0]) & (ratio <= ARTEFACT_ZONE[1]))
 
 
-def _snr_check(curves):
-    failures, rhos, excluded = [], [], []
+def _snr_curves(curves):
+    """Every curve along SNR (at least 3 SNRs), with its Spearman rho and largest drop.
+
+    Returns a list of ``(key, curve, rho, drop, monotone)``, ``key`` being
+    ``(model, task, regularization, n_train)`` and ``curve`` sorted by SNR;
+    monotone means ``rho > 0`` and no drop between neighbouring SNRs above
+    :data:`TOL`.
+    """
+    found = []
     for key, curve in curves.groupby(["model", "task", "regularization", "n_train"]):
         if curve["snr"].nunique() < 3:
             continue
         curve = curve.sort_values("snr")
         rho = _spearman(curve["snr"], curve["alignment"])
         drop = float(-np.diff(curve["alignment"]).min())
-        if _in_artefact_zone(key[2], key[3]):
-            excluded.append(f"n_train {key[3]} (rho {rho:+.2f})")
+        found.append((key, curve, rho, drop, rho > 0 and drop <= TOL))
+    return found
+
+
+def _label(key) -> str:
+    return "/".join(map(str, key))
+
+
+def _snr_check(curves):
+    found = _snr_curves(curves)
+    failing = [f"{_label(key)} (rho {rho:+.2f}, drop {drop:.3f})"
+               for key, _, rho, drop, monotone in found if not monotone]
+    rhos = [rho for *_, rho, _, _ in found]
+    detail = (f"all {len(found)} curves (model x task x regularization x n_train): Spearman "
+              f"rho of alignment on SNR from {min(rhos):.2f} to {max(rhos):.2f}; "
+              f"{len(found) - len(failing)} monotone (rho > 0, no drop above {TOL} between "
+              "neighbouring SNRs)")
+    if failing:
+        detail += f"; not monotone: {', '.join(failing)}"
+    return Check("alignment rises monotonically with SNR, on every curve", not failing, detail)
+
+
+def _snr_cause_check(curves):
+    """Why the non-monotone curves fall: the shared weakest input direction (measured)."""
+    found = _snr_curves(curves)
+    parts, passed = [], True
+    for key, curve, _, _, monotone in found:
+        if monotone:
             continue
-        rhos.append(rho)
-        if not (rho > 0 and drop <= TOL):
-            failures.append(f"{'/'.join(map(str, key))} (rho {rho:.2f}, drop {drop:.3f})")
-    detail = (f"{len(rhos)} curves (model x task x regularization x n_train): Spearman rho "
-              f"of alignment on SNR from {min(rhos):.2f} to {max(rhos):.2f}, no drop above "
-              f"{TOL} between neighbouring SNRs")
-    if failures:
-        detail += f"; failing: {', '.join(failures)}"
-    if excluded:
-        detail += (f". Excluded, the minimum-norm artefact zone: {', '.join(excluded)}")
-    return Check("alignment rises monotonically with SNR", not failures, detail)
+        a, share, snrs = (curve[c].to_numpy() for c in ("alignment", "shared_direction",
+                                                         "snr"))
+        steps = [i for i in range(len(a) - 1) if a[i + 1] < a[i] - TOL]
+        explained = all(np.isfinite(share[i]) and share[i] >= SHARED_MIN
+                        and share[i + 1] < share[i] for i in steps)
+        passed &= explained
+        parts.append(f"{_label(key)}: " + ", ".join(
+            f"SNR {snrs[i]:g} -> {snrs[i + 1]:g} alignment {a[i]:.3f} -> {a[i + 1]:.3f}, "
+            f"share {share[i]:.2f} -> {share[i + 1]:.2f}" for i in steps)
+            + ("" if explained else " [not explained]"))
+    failing_n = {key[3] for key, *_, monotone in found
+                 if not monotone and key[0] == "linear"}
+    control = [(key[3], curve["shared_direction"].max(), monotone)
+               for key, curve, *_, monotone in found
+               if key[:3] == ("linear", "regression", "ridge") and key[3] in failing_n]
+    detail = "; ".join(parts) or "every curve is monotone"
+    if control:
+        detail += (". Control, the ridge curves at the same n_train (the penalty filters "
+                   "that direction): " + ", ".join(
+                       f"n_train {n} share at most {share:.2f}, "
+                       f"{'monotone' if ok else 'not monotone'}" for n, share, ok in control))
+    return Check(
+        "where alignment falls with SNR, the members share one noise direction: their maps "
+        f"put at least {SHARED_MIN:.3f} (5/d) of their energy along the weakest direction of "
+        "the shared training inputs, and that share falls as the signal takes over", passed,
+        "share = fraction of the end-to-end map's energy along the smallest singular "
+        f"direction of X (1/d = {1 / D:.3f} for an isotropic map); " + detail)
 
 
 def _dip(curve, threshold):
@@ -730,8 +800,9 @@ class SNR(Study):
     ``n_train``, ``seed`` (the repetition), ``alignment`` (hidden layer),
     ``alignment_output`` (predictor), ``estimate`` (analytic predictor CKA,
     linear only), ``test_error``, ``noise_unfit`` (training residual over the
-    noise), ``threshold`` (``d``, or the MLP task's measured ``n*``) and
-    ``parameters_per_output`` (MLP only).
+    noise), ``shared_direction`` (linear only: share of the members' map energy
+    along the weakest direction of the training inputs), ``threshold`` (``d``, or
+    the MLP task's measured ``n*``) and ``parameters_per_output`` (MLP only).
     """
 
     name = "snr"
@@ -757,7 +828,8 @@ class SNR(Study):
 
     def checks(self, outcome, config):
         curves = outcome.details["curves"]
-        return [_snr_check(curves), _linear_dip_check(curves), _artefact_check(curves),
+        return [_snr_check(curves), _snr_cause_check(curves), _linear_dip_check(curves),
+                _artefact_check(curves),
                 _mlp_dip_check(curves, config), _decoupling_check(curves),
                 _estimate_check(curves)]
 
