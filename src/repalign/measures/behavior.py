@@ -14,10 +14,10 @@ import numpy as np
 from .._array_api import namespace_and_device, to_numpy
 from .._validation import Options, as_array, check_representation
 
-__all__ = ["triplet_accuracy", "triplet_noise_ceiling"]
+__all__ = ["triplet_accuracy", "triplet_noise_ceiling", "check_trials"]
 
 
-def _check_trials(triplets, choices, n_items=None):
+def check_trials(triplets, choices, n_items=None):
     """Validated (m, 3) item indices and (m,) odd-one-out positions, as NumPy int64."""
     T = np.asarray(to_numpy(as_array(triplets, "triplets")))
     c = np.asarray(to_numpy(as_array(choices, "choices")))
@@ -102,7 +102,7 @@ def triplet_accuracy(embedding, triplets, choices, similarity: str = "dot") -> f
     """
     Options("dot", "cosine").check("triplet_accuracy", "similarity", similarity)
     E = check_representation(embedding, "embedding", min_stimuli=3)
-    T, c = _check_trials(triplets, choices, n_items=E.shape[0])
+    T, c = check_trials(triplets, choices, n_items=E.shape[0])
     xp, device = namespace_and_device(E)
     if similarity == "cosine":
         norms = xp.sqrt(xp.sum(E * E, axis=1))
@@ -156,7 +156,7 @@ def triplet_noise_ceiling(triplets, choices, min_repeats: int = 2) -> float:
     """
     if isinstance(min_repeats, bool) or not isinstance(min_repeats, int) or min_repeats < 1:
         raise ValueError(f"min_repeats must be a positive integer; got {min_repeats!r}")
-    T, c = _check_trials(triplets, choices)
+    T, c = check_trials(triplets, choices)
     odd = T[np.arange(T.shape[0]), c]
     keys = np.sort(T, axis=1)
     # One group per distinct item set; within it, count each chosen odd item.
