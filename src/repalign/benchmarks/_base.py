@@ -127,7 +127,7 @@ class BenchmarkScore:
         out.append(f"score: {self.score:.3f}, {level} interval [{self.ci_low:.3f}, "
                    f"{self.ci_high:.3f}] ({self.interval})")
         if self.ceiling is None:
-            out.append(f"noise ceiling: none ({self.no_ceiling})")
+            out.append(f"noise ceiling: {self.no_ceiling}")
         else:
             out.append(f"noise ceiling: [{self.ceiling[0]:.3f}, {self.ceiling[1]:.3f}]; "
                        f"normalized score {self.normalized:.3f} (chance {self.chance:.3g} "

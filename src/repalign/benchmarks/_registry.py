@@ -39,7 +39,7 @@ def list_benchmarks() -> list[Benchmark]:
     >>> names[:3]
     ['kriegeskorte92.human_it', 'kriegeskorte92.monkey_it', 'kriegeskorte92.human_judgments']
     >>> names[3], names[-1]
-    ('things.odd_one_out', 'word_similarity.ws353sim')
+    ('things.odd_one_out', 'word_similarity.yp130')
     >>> len(names)
     17
     """
