@@ -160,7 +160,7 @@ class Leaderboard:
 
         benchmarks = list(dict.fromkeys(s.benchmark for s in self.scores))
         models = list(dict.fromkeys(s.model for s in self.scores))
-        fig = Figure(figsize=(7.5, 1.2 + 0.38 * max(len(benchmarks), 1)))
+        fig = Figure(figsize=(9.0, 1.4 + 0.38 * max(len(benchmarks), 1)))
         ax = fig.subplots()
         offsets = np.linspace(-0.15, 0.15, len(models)) if len(models) > 1 else [0.0]
         for row, bench in enumerate(benchmarks):
@@ -179,11 +179,12 @@ class Leaderboard:
         ax.set_yticks(range(len(benchmarks)), benchmarks, fontsize=8)
         ax.invert_yaxis()
         ax.axvline(0, color="0.5", lw=0.6)
-        ax.set_xlabel("score on the ceiling's scale (Spearman rho; THINGS: agreement with "
+        ax.set_xlabel("score on the ceiling's scale\n(Spearman rho; THINGS: agreement with "
                       "human choices, chance 1/3)", fontsize=8)
         handles, labels = ax.get_legend_handles_labels()
         unique = dict(zip(labels, handles))
-        ax.legend(unique.values(), unique.keys(), fontsize=7, loc="lower right")
+        ax.legend(unique.values(), unique.keys(), fontsize=7, loc="upper left",
+                  bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
         fig.tight_layout()
         fig.repalign_caption = (
             f"Leaderboard: {len(models)} model(s) on {len(benchmarks)} benchmark(s). Each dot "
