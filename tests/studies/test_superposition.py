@@ -1,4 +1,4 @@
-"""The superposition study: SAE latents against raw neurons across seeds (quick run)."""
+"""The superposition study: SAE latents against raw neurons and a random dictionary (quick)."""
 
 import numpy as np
 import pytest
@@ -8,6 +8,7 @@ pytest.importorskip("sklearn")
 pytest.importorskip("matplotlib")
 pd = pytest.importorskip("pandas")
 
+import repalign  # noqa: E402
 import repalign.studies.superposition as study  # noqa: E402
 from repalign import studies  # noqa: E402
 
@@ -34,16 +35,18 @@ def test_files_and_summary(result):
 
 def test_table_layout(result):
     res, table = result
-    for column in ("condition", "metric", "seed_pair", "raw", "sae", "n_features",
-                   "n_hidden", "sparsity"):
+    for column in ("condition", "metric", "seed_pair", "raw", "sae", "random", "n_features",
+                   "n_hidden", "sparsity", "recovered_random_a"):
         assert column in table.columns
     n_models = study.Superposition.quick_settings["n_models"]
     assert res.config.n_models == n_models
     pairs = n_models * (n_models - 1) // 2
     assert len(table) == len(study.CONDITIONS) * len(study.METRICS) * pairs
     np.testing.assert_allclose(table["gain"], table["sae"] - table["raw"])
+    np.testing.assert_allclose(table["sae_minus_random"], table["sae"] - table["random"])
     matching = table[table["metric"].isin(study.MATCHING)]
-    assert ((matching[["raw", "sae"]] >= -1) & (matching[["raw", "sae"]] <= 1)).all().all()
+    kinds = list(study.KINDS)
+    assert ((matching[kinds] >= -1) & (matching[kinds] <= 1)).all().all()
 
 
 def test_superposition_exists(result):
@@ -76,3 +79,53 @@ def test_features_recovered(result):
     fraction = sup[["recovered_a", "recovered_b"]].to_numpy() / sup[
         ["represented_a", "represented_b"]].to_numpy()
     assert fraction.mean() >= 0.75
+
+
+@pytest.mark.parametrize("metric", study.METRICS)
+def test_random_dictionary_check_reads_the_jackknife_interval(result, metric):
+    res, table = result
+    frame = _rows(table, "superposition", "linear", metric)
+    _, low, _ = study._jackknife_interval(
+        {(a, b): v for a, b, v in zip(frame["seed_a"], frame["seed_b"],
+                                      frame["sae"] - frame["random"])})
+    (check,) = [c for c in res.checks if "random dictionary" in c.claim and metric in c.claim]
+    assert check.passed == (low > 0)
+
+
+def test_random_dictionary_recovers_few_features(result):
+    _, table = result
+    sup = _rows(table, "superposition", "linear", "ridge")
+    random = sup[["recovered_random_a", "recovered_random_b"]].to_numpy()
+    assert random.mean() < 0.5 * sup[["recovered_a", "recovered_b"]].to_numpy().mean()
+
+
+@pytest.mark.parametrize("metric", study.MATCHING)
+def test_held_out_matching_on_one_set_is_the_librarys_measure(metric):
+    rng = np.random.default_rng(0)
+    A, B = rng.standard_normal((200, 6)), rng.standard_normal((200, 9))
+    B[:, :3] += A[:, [2, 0, 1]]
+    assert study._held_out(metric, None, A, B, A, B) == pytest.approx(
+        repalign.measure(metric, A, B), abs=1e-9)
+
+
+def test_held_out_matching_keeps_the_partners_fitted_on_the_first_set():
+    rng = np.random.default_rng(1)
+    A_fit, A_test = rng.standard_normal((300, 2)), rng.standard_normal((300, 2))
+    # on the fitting set unit 0 of A copies unit 1 of B; on the scoring set, unit 0
+    B_fit, B_test = A_fit[:, ::-1].copy(), A_test.copy()
+    held_out = study._held_out("semi_match", None, A_fit, B_fit, A_test, B_test)
+    assert held_out == pytest.approx(np.corrcoef(A_test[:, 0], A_test[:, 1])[0, 1], abs=1e-12)
+    assert repalign.measure("semi_match", A_test, B_test) == pytest.approx(1.0)
+
+
+def test_jackknife_over_models_of_an_additive_pair_value():
+    # v_ab = u_a + u_b: the mean over pairs is 2 mean(u), whose jackknife standard error
+    # is that of a sample mean, 2 sd(u) / sqrt(k)
+    from scipy.stats import t
+
+    u = np.array([0.3, 1.0, -0.4, 0.8, 0.1])
+    values = {(a, b): u[a] + u[b] for a in range(5) for b in range(a + 1, 5)}
+    mean, low, high = study._jackknife_interval(values)
+    assert mean == pytest.approx(2 * u.mean())
+    half = t.ppf(0.975, 4) * 2 * u.std(ddof=1) / np.sqrt(5)
+    assert (low, high) == pytest.approx((mean - half, mean + half))

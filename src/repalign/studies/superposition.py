@@ -37,13 +37,33 @@ al. 2023) is trained,
     \\qquad L = \\mathbb{E}\\, \\|h - \\hat h\\|^2 + \\lambda \\|f\\|_1 ,
 
 with ``2 n`` latents and the decoder columns renormalised to unit norm after
-every Adam step. On a fixed set of evaluation inputs, for every pair of seeds,
-``semi_match``, ``soft_match`` (correlation matchings of units, which a
-rotation of the units defeats) and ``ridge`` (cross-validated linear
-predictivity of B's units from A's, invariant to rotations of A) are computed
-between the raw neurons ``h`` and between the SAE latents ``f``. Units
-(neurons or latents) active on fewer than ``MIN_ACTIVE`` evaluation inputs are
-dropped first: their correlations are undefined (dead) or noise.
+every Adam step.
+
+The control the claim needs: a *random dictionary of the same size*, the same
+SAE before training (``2 n`` random unit-norm decoder columns, the encoder their
+transpose, zero biases). Any overcomplete ReLU readout of ``h`` lifts its units
+into more, sparser ones, which can match across seeds better than the neurons do
+for that reason alone; the SAE's claim holds only where the trained dictionary
+beats the random one.
+
+Mapping metrics are fitted and scored on different stimuli: two independent sets
+of inputs, one to fit the map between two models' units (the partner of each
+unit, the transport plan, the ridge weights) and one to score it. For every
+pair of seeds, ``semi_match`` (each unit of A paired with the unit of B it
+correlates with most on the fitting inputs, then their correlation on the
+scoring inputs), ``soft_match`` (the optimal transport plan between the units
+on the fitting inputs, applied to the scoring inputs' correlations) and
+``ridge`` (:meth:`repalign.Measure.held_out`: ridge from A's units to B's
+fitted on one set, Pearson r of its predictions on the other) are computed
+between the raw neurons ``h``, between the SAE latents ``f`` and between the
+random dictionary's latents. Units (neurons or latents) active on fewer than
+``MIN_ACTIVE`` inputs of either set are dropped first: their correlations are
+undefined (dead) or noise.
+
+Intervals: each toy model enters several seed pairs, so the pairs are not
+independent; the 95% interval of a mean over pairs is a jackknife over models
+(each model left out in turn with all its pairs), with Student's t on
+``n_models - 1`` degrees of freedom.
 
 Independent sanity check: feature ``i`` lives in hidden space along
 ``d_i = h(e_i)`` (the hidden response to the one-hot input; ``W_{:,i}`` for the
@@ -91,6 +111,8 @@ DICTIONARY_RATIO = 2
 #: The compared measures, and those that match units one to one.
 METRICS = ("semi_match", "soft_match", "ridge")
 MATCHING = ("semi_match", "soft_match")
+#: The unit sets compared: the neurons, the trained SAE's latents, a random dictionary's.
+KINDS = ("raw", "sae", "random")
 #: (condition, hidden activation), in the order of the figure.
 CONDITIONS = (("superposition", "linear"), ("superposition", "relu"),
               ("control", "linear"), ("control", "relu"))
@@ -118,7 +140,8 @@ class Config(StudyConfig):
     toy_steps, sae_steps : int
         Adam steps of each toy model and of each SAE.
     n_eval : int
-        Evaluation inputs on which the units are compared.
+        Inputs of each of the two sets: one fits the maps between units, the
+        other scores them.
     """
 
     n_models: int = 5
@@ -214,9 +237,73 @@ def _encode(sae, h):
     return ((h - b_d[:, None]) @ W_e.transpose(1, 2) + b_e[:, None]).relu()
 
 
-def _active_units(A: np.ndarray) -> np.ndarray:
-    """The columns of A nonzero on at least ``MIN_ACTIVE`` rows (the others are dropped)."""
-    return A[:, np.count_nonzero(A, axis=0) >= MIN_ACTIVE]
+def _active_units(fit: np.ndarray, test: np.ndarray):
+    """The columns nonzero on at least ``MIN_ACTIVE`` rows of both sets (others dropped)."""
+    keep = ((np.count_nonzero(fit, axis=0) >= MIN_ACTIVE)
+            & (np.count_nonzero(test, axis=0) >= MIN_ACTIVE))
+    return fit[:, keep], test[:, keep]
+
+
+def _correlations(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Pearson correlations between the columns of A and those of B."""
+    A, B = A - A.mean(axis=0), B - B.mean(axis=0)
+    A, B = A / np.linalg.norm(A, axis=0), B / np.linalg.norm(B, axis=0)
+    return A.T @ B
+
+
+def _transport_plan(C: np.ndarray) -> np.ndarray:
+    """The plan ``T`` maximising ``sum(T * C)`` with marginals ``1/d_a`` and ``1/d_b``.
+
+    The soft matching of Khosla & Williams (2024), as a linear program over the
+    ``d_a d_b`` entries of the plan (HiGHS).
+    """
+    from scipy import sparse
+    from scipy.optimize import linprog
+
+    da, db = C.shape
+    sums = sparse.vstack([sparse.kron(sparse.eye(da), np.ones((1, db))),
+                          sparse.kron(np.ones((1, da)), sparse.eye(db))], format="csr")
+    result = linprog(-C.ravel(), A_eq=sums, b_eq=np.r_[np.full(da, 1 / da), np.full(db, 1 / db)],
+                     bounds=(0, None), method="highs")
+    return result.x.reshape(da, db)
+
+
+def _held_out(metric: str, ridge, A_fit, B_fit, A_test, B_test) -> float:
+    """``metric`` between A's and B's units, its map fitted on one set and scored on the other.
+
+    ``semi_match``: each unit of A takes the unit of B it correlates with most
+    on the fitting set; the score is the mean of their correlations on the
+    scoring set. ``soft_match``: the optimal transport plan between the units
+    on the fitting set, summed against the scoring set's correlations.
+    ``ridge``: :meth:`repalign.Measure.held_out` of the ridge measure. With the
+    same set twice, the first two equal the library's ``semi_match`` and
+    ``soft_match``.
+    """
+    if metric == "ridge":
+        return float(ridge.held_out(A_fit, B_fit, A_test, B_test))
+    C_fit, C_test = _correlations(A_fit, B_fit), _correlations(A_test, B_test)
+    if metric == "semi_match":
+        return float(np.mean(C_test[np.arange(len(C_fit)), C_fit.argmax(axis=1)]))
+    return float(np.sum(_transport_plan(C_fit) * C_test))
+
+
+def _jackknife_interval(values: dict) -> tuple:
+    """Mean of per-pair ``values`` ``{(a, b): v}`` and its 95% interval, models left out in turn.
+
+    Each model is left out with every pair it enters; the jackknife standard
+    error of the mean over pairs, with Student's t on ``n_models - 1`` degrees
+    of freedom (needs at least 3 models).
+    """
+    from scipy.stats import t
+
+    models = sorted({m for pair in values for m in pair})
+    mean = float(np.mean(list(values.values())))
+    left_out = np.array([np.mean([v for pair, v in values.items() if m not in pair])
+                         for m in models])
+    k = len(models)
+    se = np.sqrt((k - 1) / k * np.sum((left_out - left_out.mean()) ** 2))
+    half = float(t.ppf(0.975, k - 1) * se)
+    return mean, mean - half, mean + half
 
 
 def _feature_recovery(W, sae, activation: str):
@@ -252,35 +339,50 @@ def _sae_fit(h, f, sae):
     return (1 - residual / total).numpy(), (f > 0).float().sum(-1).mean(-1).numpy()
 
 
-def _run_condition(index: int, condition: str, activation: str, x_eval, *, n_models: int,
-                   toy_steps: int, sae_steps: int, l1: float, seed: int, measures):
+def _run_condition(index: int, condition: str, activation: str, x_fit, x_test, *,
+                   n_models: int, toy_steps: int, sae_steps: int, l1: float, seed: int,
+                   ridge):
     """Train the models and SAEs of one condition; one table row per (metric, seed pair)."""
     n_hidden = N_HIDDEN_SUPERPOSITION if condition == "superposition" else N_FEATURES
     W, _ = _train_toys(n_hidden, activation, n_models=n_models, steps=toy_steps, seed=seed,
                        condition=index)
-    sae = _train_saes(W, activation, l1=l1, steps=sae_steps, seed=seed, condition=index)
-    h = _hidden(W, x_eval.expand(n_models, -1, -1), activation)
-    f = _encode(sae, h)
-    represented, recovered = _feature_recovery(W, sae, activation)
-    r2, l0 = _sae_fit(h, f, sae)
+    dictionaries = {kind: _train_saes(W, activation, l1=l1, steps=steps, seed=seed,
+                                      condition=index)
+                    for kind, steps in (("sae", sae_steps), ("random", 0))}
+    h = {name: _hidden(W, x.expand(n_models, -1, -1), activation)
+         for name, x in (("fit", x_fit), ("test", x_test))}
+    latents = {name: {"raw": hn, **{kind: _encode(d, hn) for kind, d in dictionaries.items()}}
+               for name, hn in h.items()}
+    represented, recovered = _feature_recovery(W, dictionaries["sae"], activation)
+    _, recovered_random = _feature_recovery(W, dictionaries["random"], activation)
+    r2, l0 = _sae_fit(h["test"], latents["test"]["sae"], dictionaries["sae"])
     mono = _monosemanticity(W)
-    units = {"raw": [_active_units(a) for a in h.double().numpy()],
-             "sae": [_active_units(a) for a in f.double().numpy()]}
+    units = {kind: [_active_units(fit, test) for fit, test in
+                    zip(latents["fit"][kind].double().numpy(),
+                        latents["test"][kind].double().numpy())] for kind in KINDS}
     rows = []
-    for metric, measure in measures.items():
-        prepared = {kind: [measure.prepare(A) for A in arrays] for kind, arrays in units.items()}
+    for metric in METRICS:
         for a, b in combinations(range(n_models), 2):
-            values = {kind: float(measure.pair(p[a], p[b])) for kind, p in prepared.items()}
+            values = {kind: _held_out(metric, ridge, units[kind][a][0], units[kind][b][0],
+                                      units[kind][a][1], units[kind][b][1])
+                      for kind in KINDS}
             rows.append({
                 "condition": condition, "hidden": activation, "metric": metric,
                 "seed_pair": f"{a}-{b}", "seed_a": a, "seed_b": b, **values,
                 "gain": values["sae"] - values["raw"],
+                "gain_random": values["random"] - values["raw"],
+                "sae_minus_random": values["sae"] - values["random"],
                 "n_features": N_FEATURES, "n_hidden": n_hidden,
                 "dictionary_size": DICTIONARY_RATIO * N_FEATURES, "sparsity": SPARSITY,
-                "units_a": units["raw"][a].shape[1], "units_b": units["raw"][b].shape[1],
-                "latents_a": units["sae"][a].shape[1], "latents_b": units["sae"][b].shape[1],
+                "units_a": units["raw"][a][0].shape[1], "units_b": units["raw"][b][0].shape[1],
+                "latents_a": units["sae"][a][0].shape[1],
+                "latents_b": units["sae"][b][0].shape[1],
+                "random_latents_a": units["random"][a][0].shape[1],
+                "random_latents_b": units["random"][b][0].shape[1],
                 "represented_a": int(represented[a]), "represented_b": int(represented[b]),
                 "recovered_a": int(recovered[a]), "recovered_b": int(recovered[b]),
+                "recovered_random_a": int(recovered_random[a]),
+                "recovered_random_b": int(recovered_random[b]),
                 "sae_r2_a": float(r2[a]), "sae_r2_b": float(r2[b]),
                 "sae_l0_a": float(l0[a]), "sae_l0_b": float(l0[b]),
                 "monosemanticity_a": float(mono[a]), "monosemanticity_b": float(mono[b]),
@@ -316,9 +418,9 @@ def _checks(table):
                      & (table["metric"] == metric)]
 
     def describe(frame):
-        return (f"raw {frame['raw'].mean():.3f} -> SAE {frame['sae'].mean():.3f} "
+        return (f"held out: raw {frame['raw'].mean():.3f} -> SAE {frame['sae'].mean():.3f} "
                 f"(gain {frame['gain'].mean():+.3f}, positive in {int((frame['gain'] > 0).sum())}"
-                f"/{len(frame)} seed pairs)")
+                f"/{len(frame)} seed pairs); random dictionary {frame['random'].mean():.3f}")
 
     checks = []
     models = _recovery(table, "superposition", "linear")
@@ -333,6 +435,20 @@ def _checks(table):
         checks.append(Check(
             f"in superposition, SAE latents align across seeds better than raw neurons under "
             f"{metric}, in every seed pair", bool((frame["gain"] > 0).all()), describe(frame)))
+    for metric in METRICS:
+        frame = rows("superposition", "linear", metric)
+        mean, low, high = _interval(frame, "sae_minus_random")
+        share = frame["gain_random"].mean() / frame["gain"].mean()
+        n_models = len(set(frame["seed_a"]) | set(frame["seed_b"]))
+        checks.append(Check(
+            f"in superposition, SAE latents align across seeds better than a random dictionary "
+            f"of the same size ({DICTIONARY_RATIO * N_FEATURES} latents) under {metric}: the 95% "
+            "interval of the mean SAE - random difference lies above 0",
+            low > 0,
+            f"held out: SAE {frame['sae'].mean():.3f}, random {frame['random'].mean():.3f}, raw "
+            f"{frame['raw'].mean():.3f}; SAE - random {mean:+.3f} [{low:+.3f}, {high:+.3f}] "
+            f"(jackknife over {n_models} models); the random dictionary "
+            f"reproduces {share:.0%} of the SAE's gain over the neurons"))
     for metric in MATCHING:
         frame = rows("control", "relu", metric)
         reference = _mean_gain(table, "superposition", "linear", metric)
@@ -362,6 +478,32 @@ def _checks(table):
     return checks
 
 
+def _verdict(table) -> str:
+    """Markdown: where the SAE beats the random dictionary in superposition, and why."""
+    sup = table[(table["condition"] == "superposition") & (table["hidden"] == "linear")]
+    beats, not_beats = [], []
+    for metric, frame in sup.groupby("metric", sort=False):
+        mean, low, high = _interval(frame, "sae_minus_random")
+        share = frame["gain_random"].mean() / frame["gain"].mean()
+        text = (f"{metric} (SAE - random {mean:+.3f} [{low:+.3f}, {high:+.3f}], the random "
+                f"dictionary giving {share:.0%} of the SAE's gain)")
+        (beats if low > 0 else not_beats).append(text)
+    models = _recovery(table, "superposition", "linear")
+    random = sup[["recovered_random_a", "recovered_random_b"]].to_numpy().mean()
+    return (f"In superposition (linear hidden layer), the trained SAE beats a random dictionary "
+            f"of the same size under: {'; '.join(beats) or 'no metric'}. It does not under: "
+            f"{'; '.join(not_beats) or 'no metric'}. The random dictionary recovers "
+            f"{random:.1f} features (decoder cosine >= {RECOVERY_COSINE}) against the SAE's "
+            f"{np.mean([rec for _, rec in models]):.1f}, so what it reproduces of the gain comes "
+            "from an overcomplete ReLU readout as such, not from finding the features.")
+
+
+def _interval(frame, column: str) -> tuple:
+    """Mean of ``column`` over the seed pairs of ``frame`` and its jackknife 95% interval."""
+    return _jackknife_interval({(a, b): v for a, b, v in
+                                zip(frame["seed_a"], frame["seed_b"], frame[column])})
+
+
 def _figure(table):
     from matplotlib.figure import Figure
 
@@ -378,10 +520,12 @@ def _figure(table):
                        label="raw neurons" if i == 0 else None, zorder=3)
             ax.scatter(np.full(len(rows), i + 0.15), rows["sae"], color="tab:orange", s=14,
                        label="SAE latents" if i == 0 else None, zorder=3)
+            ax.scatter(np.full(len(rows), i + 0.3), rows["random"], color="tab:green", s=14,
+                       marker="x", label="random dictionary" if i == 0 else None, zorder=3)
         ax.set_xticks(range(len(CONDITIONS)), labels, fontsize="small")
-        ax.set_ylabel(f"{metric} (seed pairs)")
+        ax.set_ylabel(f"{metric}, held out (seed pairs)")
         ax.set_title(metric)
-        ax.set_ylim(min(0.0, float(table.loc[table["metric"] == metric, ["raw", "sae"]]
+        ax.set_ylim(min(0.0, float(table.loc[table["metric"] == metric, list(KINDS)]
                                    .to_numpy().min()) - 0.05), 1.02)
     axes[0].legend(fontsize="small", loc="lower left")
     ax = axes[-1]
@@ -399,27 +543,31 @@ def _figure(table):
 
 
 def _gain_lines(table):
-    """Markdown: mean raw, SAE and gain per condition and metric."""
-    lines = ["| condition | hidden | m | metric | raw | SAE | gain |",
-             "|---|---|---|---|---|---|---|"]
+    """Markdown: mean raw, SAE, random and the differences with intervals, per condition."""
+    lines = ["| condition | hidden | m | metric | raw | random | SAE | SAE - raw [95%] | "
+             "SAE - random [95%] |", "|---|---|---|---|---|---|---|---|---|"]
     for (condition, hidden, metric), frame in table.groupby(["condition", "hidden", "metric"],
                                                             sort=False):
+        gain, random = _interval(frame, "gain"), _interval(frame, "sae_minus_random")
         lines.append(f"| {condition} | {hidden} | {frame['n_hidden'].iloc[0]} | {metric} | "
-                     f"{frame['raw'].mean():.3f} | {frame['sae'].mean():.3f} | "
-                     f"{frame['gain'].mean():+.3f} |")
+                     f"{frame['raw'].mean():.3f} | {frame['random'].mean():.3f} | "
+                     f"{frame['sae'].mean():.3f} | " + " | ".join(
+                         f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}]" for m, lo, hi in (gain, random))
+                     + " |")
     return lines
 
 
 def _recovery_lines(table):
     """Markdown: per condition, the mean features represented and recovered, and the SAE fit."""
-    lines = ["| condition | hidden | represented | recovered | SAE R^2 | SAE L0 | "
-             "neuron monosemanticity |", "|---|---|---|---|---|---|---|"]
+    lines = ["| condition | hidden | represented | recovered | recovered by random | SAE R^2 | "
+             "SAE L0 | neuron monosemanticity |", "|---|---|---|---|---|---|---|---|"]
     for condition, hidden in CONDITIONS:
         models = _recovery(table, condition, hidden)
         frame = table[(table["condition"] == condition) & (table["hidden"] == hidden)]
         lines.append(
             f"| {condition} | {hidden} | {np.mean([rep for rep, _ in models]):.1f} | "
             f"{np.mean([rec for _, rec in models]):.1f} | "
+            f"{frame[['recovered_random_a', 'recovered_random_b']].to_numpy().mean():.1f} | "
             f"{frame[['sae_r2_a', 'sae_r2_b']].to_numpy().mean():.3f} | "
             f"{frame[['sae_l0_a', 'sae_l0_b']].to_numpy().mean():.2f} | "
             f"{frame[['monosemanticity_a', 'monosemanticity_b']].to_numpy().mean():.2f} |")
@@ -461,14 +609,16 @@ class Superposition(Study):
         import repalign
 
         torch.set_num_threads(1)
-        x_eval = _sample((config.n_eval, N_FEATURES),
-                         torch.Generator().manual_seed(_child_seed(config.seed, 99)))
-        measures = {metric: repalign.get(metric) for metric in METRICS}
+        x_fit, x_test = (_sample((config.n_eval, N_FEATURES),
+                                 torch.Generator().manual_seed(_child_seed(config.seed, 99, i)))
+                         for i in range(2))
+        ridge = repalign.get("ridge")
         rows = []
         for index, (condition, hidden) in enumerate(CONDITIONS):
-            rows += _run_condition(index, condition, hidden, x_eval, n_models=config.n_models,
-                                   toy_steps=config.toy_steps, sae_steps=config.sae_steps,
-                                   l1=L1, seed=config.seed, measures=measures)
+            rows += _run_condition(index, condition, hidden, x_fit, x_test,
+                                   n_models=config.n_models, toy_steps=config.toy_steps,
+                                   sae_steps=config.sae_steps, l1=L1, seed=config.seed,
+                                   ridge=ridge)
         return Outcome(pd.DataFrame(rows))
 
     def checks(self, outcome, config):
@@ -480,7 +630,9 @@ class Superposition(Study):
     def numbers(self, outcome, config):
         n_models = config.n_models
         return "\n".join([
-            f"Mean over {n_models * (n_models - 1) // 2} seed pairs per condition:", "",
+            f"Held-out values (maps fitted on one set of {config.n_eval} inputs, scored on "
+            f"another), mean over {n_models * (n_models - 1) // 2} seed pairs per condition, "
+            f"with 95% intervals from a jackknife over the {n_models} models:", "",
             *_gain_lines(outcome.table), "",
             f"Per model (mean over {n_models}): features represented (of {N_FEATURES}) and "
             f"recovered by an SAE decoder column (cosine >= {RECOVERY_COSINE}), the SAE's "
@@ -489,7 +641,8 @@ class Superposition(Study):
             f"{N_FEATURES * (1 - SPARSITY):.1f} active features on average), and the neurons' "
             "monosemanticity, the mean over neurons of max_i |W_ji| / ||W_j|| (1: one feature "
             "per neuron; 0.71: two features read equally):", "", *_recovery_lines(outcome.table),
-            "", "The control's premise is that with m = n a ReLU hidden layer makes its neurons "
+            "", _verdict(outcome.table), "",
+            "The control's premise is that with m = n a ReLU hidden layer makes its neurons "
             "monosemantic, so that the raw neurons already match across seeds. Where its "
             "monosemanticity (table above) stays well below 1, its neurons read several "
             "features each and the SAE gains there as well: the control check then fails "
@@ -509,9 +662,12 @@ Conditions: superposition (m = {N_HIDDEN_SUPERPOSITION} neurons) and control (m 
 is invariant to rotations of h) and with a ReLU hidden layer (the paper's privileged-basis
 variant). Per model, a sparse autoencoder with {DICTIONARY_RATIO * N_FEATURES} latents (ReLU
 encoder, unit-norm decoder columns, L1 coefficient {L1}; Adam lr {LR_SAE}, {sae_steps} steps of
-{BATCH_SIZE} fresh inputs). On {n_eval} fixed evaluation inputs, for every pair of models of a
-condition: `semi_match` (A's units against B's), `soft_match` and `ridge` (5-fold
-cross-validated ridge predicting B's units from A's, Pearson r, default penalty grid) between
-the raw neurons and between the SAE latents, after dropping units active on fewer than
-{MIN_ACTIVE} evaluation inputs.
+{BATCH_SIZE} fresh inputs). Control: a random dictionary of the same size, the same SAE
+before training (random unit-norm decoder, encoder its transpose, zero biases). Two sets of
+{n_eval} inputs each, one to fit the maps between two models' units and one to score them:
+for every pair of models of a condition, `semi_match` (each unit of A's partner chosen on the
+fitting set), `soft_match` (the transport plan fitted on the fitting set) and `ridge`
+(`Measure.held_out`, Pearson r) between the raw neurons, between the SAE latents and between
+the random dictionary's latents, after dropping units active on fewer than {MIN_ACTIVE} inputs
+of either set. Intervals: jackknife over the {n_models} models (each left out with its pairs).
 """
