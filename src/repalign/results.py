@@ -29,8 +29,10 @@ COLUMNS = ("a", "b", "hash_a", "hash_b", "measure", "params", "kind", "symmetric
            "seconds", "library_version", "created")
 
 #: Layout version of a result store file: 2 added the measure's kind, symmetry and
-#: bounds to every row and the representations' names to its key.
-SCHEMA_VERSION = 2
+#: bounds to every row and the representations' names to its key; 3 stores what rows
+#: share (representations, measure configurations, library version and time of a
+#: write) once, in tables of their own, and the rows in the view ``result_rows``.
+SCHEMA_VERSION = 3
 
 _FLOATS = ("bound_low", "bound_high", "value", "ci_low", "ci_high", "p_value", "seconds")
 
@@ -97,21 +99,44 @@ def measure_fields(measure) -> dict:
             "bound_high": float(high)}
 
 
-def select_rows(connection: sqlite3.Connection, measure: str | None = None) -> list[dict]:
+def select_rows(connection: sqlite3.Connection, measure: str | None = None,
+                params: str | None = None) -> list[dict]:
     """The rows of a result store's SQLite connection, in the order they were stored.
 
-    ``params`` is decoded to a dict, ``symmetric`` to a bool and a stored NULL
-    value to NaN (SQLite has no NaN).
+    Parameters
+    ----------
+    connection : sqlite3.Connection
+    measure : str or None, default=None
+        Keep only this measure's rows.
+    params : str or None, default=None
+        Keep only rows with these parameters, as canonical JSON
+        (:func:`canonical_params`).
+
+    Returns
+    -------
+    list of dict
+        ``params`` decoded to a dict (each distinct text decoded once, each row
+        given its own dict), ``symmetric`` to a bool and a stored NULL value to
+        NaN (SQLite has no NaN).
     """
-    where, args = ("", ()) if measure is None else (" WHERE measure = ?", (measure,))
+    filters = [(column, value) for column, value in (("measure", measure), ("params", params))
+               if value is not None]
+    where = " AND ".join(f"{column} = ?" for column, _ in filters)
     records = connection.execute(
-        f"SELECT {', '.join(COLUMNS)} FROM results{where} ORDER BY id", args).fetchall()
+        f"SELECT {', '.join(COLUMNS)} FROM result_rows{' WHERE ' + where if where else ''} "
+        "ORDER BY id", [value for _, value in filters]).fetchall()
+    decoded: dict[str, dict] = {}
+    at_params, at_symmetric, at_value = (COLUMNS.index(c) for c in ("params", "symmetric",
+                                                                       "value"))
     out = []
     for record in records:
         row = dict(zip(COLUMNS, record))
-        row["params"] = json.loads(row["params"])
-        row["symmetric"] = bool(row["symmetric"])
-        if row["value"] is None:
+        text = record[at_params]
+        if text not in decoded:
+            decoded[text] = json.loads(text)
+        row["params"] = dict(decoded[text])
+        row["symmetric"] = bool(record[at_symmetric])
+        if record[at_value] is None:
             row["value"] = math.nan
         out.append(row)
     return out
@@ -129,6 +154,11 @@ def schema_version(connection: sqlite3.Connection, path) -> int:
         raise ValueError(f"{str(path)!r} is not a repalign result store (it has no "
                          f"schema_version table; its tables: {tables or 'none'})")
     versions = [v for (v,) in connection.execute("SELECT version FROM schema_version")]
+    if versions == [2]:
+        raise ValueError(
+            f"result store {str(path)!r} has schema version [2] (an earlier repalign); this "
+            f"repalign reads version {SCHEMA_VERSION}. Open it once for writing, with "
+            "repalign.ResultStore(path), to upgrade it in place (its rows are kept)")
     if versions != [SCHEMA_VERSION]:
         raise ValueError(
             f"result store {str(path)!r} has schema version {versions}; this repalign reads "

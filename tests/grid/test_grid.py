@@ -65,20 +65,27 @@ class FakeStore:
 
     def __init__(self):
         self.data = {}
+        self.batches = []
 
     @staticmethod
     def key(a, b, hash_a, hash_b, measure, params):
         return (a, b, hash_a, hash_b, measure, tuple(sorted(params.items())))
 
-    def put(self, row):
-        key = self.key(*(row[k] for k in ("a", "b", "hash_a", "hash_b", "measure", "params")))
-        if key in self.data:
-            return False
-        self.data[key] = dict(row)
-        return True
+    def put_many(self, rows):
+        rows = list(rows)
+        self.batches.append(len(rows))
+        stored = 0
+        for row in rows:
+            key = self.key(*(row[k] for k in ("a", "b", "hash_a", "hash_b", "measure",
+                                              "params")))
+            if key not in self.data:
+                self.data[key] = dict(row)
+                stored += 1
+        return stored
 
-    def rows(self, measure=None):
-        return [r for r in self.data.values() if measure in (None, r["measure"])]
+    def rows(self, measure=None, params=None):
+        return [r for r in self.data.values() if measure in (None, r["measure"])
+                and (params is None or r["params"] == params)]
 
 
 def values(result):
@@ -269,6 +276,7 @@ def test_stored_rows_are_not_recomputed(count_calls):
     assert len(store.data) == 1 and count_calls["block_pairs"] == 1
     second = repalign.grid(reps, ["cka", "rsa"], results=store)
     assert count_calls["block_pairs"] == 1 + 9 + 10 and len(store.data) == 20
+    assert store.batches == [1, 9, 10]  # one put_many per tile (here one tile per measure)
     assert values(second)["a/l0", "b/l1", "cka"] == values(first)["a/l0", "b/l1", "cka"]
     # a symmetric pair stored in the other orientation counts as stored
     third = repalign.grid(reps, ["cka"], pairs=[("b/l1", "a/l0")], results=store)
@@ -356,15 +364,19 @@ KILLED_RUN = """
 import sys, time
 sys.path.insert(0, {src!r})
 import repalign
+import importlib
 from repalign.store.results import ResultStore
 from tests.grid.test_grid import make_reps
 
-original = ResultStore.put
-def slow_put(self, row):  # rows reach the store one by one, slowly enough to kill midway
-    stored = original(self, row)
+# tiles of up to 2 x 2 representations, each tile stored in one transaction
+run = importlib.import_module("repalign.grid.run")
+run.BATCHED_BLOCK, run.COMMIT_EVERY_S = 2, 0.0
+original = ResultStore.put_many
+def slow_put_many(self, rows):  # tiles reach the store one by one, slowly enough to kill midway
+    stored = original(self, rows)
     time.sleep(0.1)
     return stored
-ResultStore.put = slow_put
+ResultStore.put_many = slow_put_many
 repalign.grid(make_reps(L=8), ["cka"], results=sys.argv[1])
 """
 
@@ -391,6 +403,10 @@ def test_sigkill_and_resume(tmp_path, count_calls):
     with repalign.ResultStore(path, read_only=True) as store:
         kept = {(r["a"], r["b"]): r["value"] for r in store.rows()}
     assert 5 <= len(kept) < 36
+    names = list(make_reps(L=8))
+    for tile in plan.tiles(plan.plan_pairs(names, "all", True), 2):  # whole tiles or none
+        stored = [(names[i], names[j]) in kept for i, j in tile.pairs]
+        assert all(stored) or not any(stored), tile
     resumed = repalign.grid(make_reps(L=8), ["cka"], results=path)
     assert count_calls["block_pairs"] == 36 - len(kept)
     reference = repalign.grid(make_reps(L=8), ["cka"])

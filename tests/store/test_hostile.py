@@ -27,6 +27,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import errno
+import importlib
 import json
 import os
 import signal
@@ -796,12 +797,16 @@ def case_disk_full_storing_grid_rows(world):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real(self, rows)
 
-    ResultStore.put_many = full
+    run = importlib.import_module("repalign.grid.run")
+    settings = run.BATCHED_BLOCK, run.COMMIT_EVERY_S
+    # one tile per pair, each stored in its own transaction: the disk fills after two
+    ResultStore.put_many, run.BATCHED_BLOCK, run.COMMIT_EVERY_S = full, 1, 0.0
     try:
         with world.open("r") as store:
             verdict = _is_enospc(lambda: repalign.grid(store, ["cka"], results=world.results))
     finally:
         ResultStore.put_many = real
+        run.BATCHED_BLOCK, run.COMMIT_EVERY_S = settings
     world.grid_is_true()
     return verdict
 

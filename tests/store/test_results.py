@@ -66,7 +66,7 @@ def test_round_trip(store, path):
     # the file is a plain SQLite database in WAL mode with its schema version
     raw = sqlite3.connect(path)
     assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-    assert raw.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+    assert raw.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
     raw.close()
     store.close()
     with ResultStore(path) as again:  # reopening keeps everything
@@ -247,7 +247,7 @@ def test_foreign_files_are_refused(tmp_path):
         ResultStore(tmp_path / "other.db")
 
 
-@pytest.mark.parametrize("version", [1, 3])
+@pytest.mark.parametrize("version", [1, 4])
 def test_other_schema_versions_are_refused_and_left_untouched(store, path, version):
     """Version 1 (repalign 0.1) rows lack the measures' kind, symmetry and bounds."""
     store.close()
@@ -258,11 +258,94 @@ def test_other_schema_versions_are_refused_and_left_untouched(store, path, versi
     before = path.read_bytes()
     for read_only in (False, True):
         with pytest.raises(ValueError, match=rf"has schema version \[{version}\]; this "
-                                             r"repalign reads version 2.*recompute into a new"):
+                                             r"repalign reads version 3.*recompute into a new"):
             ResultStore(path, read_only=read_only)
     with pytest.raises(ValueError, match=rf"has schema version \[{version}\]"):
         repalign.results.read_results(path)
     assert path.read_bytes() == before
+
+
+#: The version 2 layout, written here as it was, to test the upgrade against it.
+V2_SCHEMA = """
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+INSERT INTO schema_version VALUES (2);
+CREATE TABLE results (
+    id INTEGER PRIMARY KEY, a TEXT NOT NULL, b TEXT NOT NULL, hash_a TEXT NOT NULL,
+    hash_b TEXT NOT NULL, measure TEXT NOT NULL, params TEXT NOT NULL, kind TEXT NOT NULL,
+    symmetric INTEGER NOT NULL, bound_low REAL NOT NULL, bound_high REAL NOT NULL, value REAL,
+    ci_low REAL, ci_high REAL, p_value REAL, n_stimuli INTEGER NOT NULL, seconds REAL NOT NULL,
+    library_version TEXT NOT NULL, created TEXT NOT NULL,
+    UNIQUE (a, b, hash_a, hash_b, measure, params));
+"""
+
+
+def write_v2(path, rows):
+    raw = sqlite3.connect(path)
+    raw.executescript(V2_SCHEMA)
+    for row in rows:
+        record = {**row, "params": canonical_params(row["params"]),
+                  "symmetric": int(row["symmetric"]),
+                  "value": None if math.isnan(row["value"]) else row["value"]}
+        raw.execute(f"INSERT INTO results ({', '.join(COLUMNS)}) VALUES "
+                    f"({', '.join('?' * len(COLUMNS))})", [record[c] for c in COLUMNS])
+    raw.commit()
+    raw.close()
+
+
+def test_a_version_2_store_is_upgraded_in_place_when_opened_for_writing(tmp_path):
+    path = tmp_path / "old.db"
+    rows = [make_row(3), make_row(1, measure="rsa", value=math.nan, p_value=None),
+            make_row(2, b="net/l3", hash_b="h3", created="2025-05-05T00:00:00+00:00"),
+            make_row(0, library_version="0.9", kind="distance", measure="procrustes",
+                     bound_high=math.inf)]
+    write_v2(path, rows)
+    before = path.read_bytes()
+    for opened in (lambda: ResultStore(path, read_only=True),
+                   lambda: repalign.results.read_results(path)):
+        with pytest.raises(ValueError, match=r"schema version \[2\].*reads version 3\. Open it "
+                                             r"once for writing.*to upgrade it in place"):
+            opened()
+    assert path.read_bytes() == before  # refused read-only, left untouched
+    with ResultStore(path) as store:
+        got = store.rows()
+        assert store.put(make_row(3)) is False and store.put(make_row(9)) is True
+    assert len(got) == 4
+    assert math.isnan(got[1]["value"]) and math.isnan(rows[1]["value"])
+    assert got == [rows[0], {**rows[1], "value": got[1]["value"]}, *rows[2:]]
+    raw = sqlite3.connect(path)
+    assert raw.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
+    assert raw.execute("SELECT COUNT(*) FROM representations").fetchone() == (6,)
+    assert raw.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    raw.close()
+    assert len(repalign.results.read_results(path)) == 5
+
+
+def test_what_rows_share_is_stored_once(store, path):
+    """Rows of one measure configuration, representations and write share their ids."""
+    params = {"kernel": "linear"}
+    rows = [make_row(i, params=params, hash_b="hout") for i in range(3)]
+    rows += [make_row(i, params=dict(params)) for i in range(3, 6)]  # equal, not the same dict
+    rows += [make_row(0, params={"kernel": "rbf"})]
+    assert store.put_many(rows) == 7
+    raw = sqlite3.connect(path)
+    assert raw.execute("SELECT measure, params FROM measures ORDER BY id").fetchall() == [
+        ("cka", '{"kernel":"linear"}'), ("cka", '{"kernel":"rbf"}')]
+    assert raw.execute("SELECT COUNT(*) FROM representations").fetchone() == (7,)
+    assert raw.execute("SELECT COUNT(*) FROM writes").fetchone() == (1,)
+    raw.close()
+    assert [r["params"] for r in store.rows()] == [params] * 6 + [{"kernel": "rbf"}]
+    assert [r["a"] for r in store.rows("cka", params={"kernel": "rbf"})] == ["net/l0"]
+    assert len(store.rows("cka", params={"kernel": "linear"})) == 6
+    assert store.rows("cka", params={"kernel": "poly"}) == []
+
+
+def test_a_measure_stored_with_other_fields_is_refused(store):
+    store.put(make_row(0))
+    with pytest.raises(ValueError, match=r"measure 'cka' with params .* is stored with "
+                                         r"\{'kind': 'similarity'.*gives it \{'kind': 'distance'"):
+        store.put_many([make_row(1), make_row(2, kind="distance")])
+    assert len(store) == 1  # nothing of the refused batch was written
+    assert store.put(make_row(1)) is True
 
 
 # --- exports ------------------------------------------------------------------------------

@@ -6,8 +6,9 @@ Each representation is prepared once per measure, then the tiles of the plan
 states for CKA and RSA, a loop over ``pair`` otherwise), on one of three executors:
 ``"serial"`` (this thread), ``"threads"`` (a :mod:`concurrent.futures` thread
 pool; measures are stateless, and NumPy's BLAS releases the GIL) or ``"dask"``
-(a ``dask.distributed`` cluster). Rows are written to a result store tile by
-tile in the plan's order, whatever the executor (so the store lists the
+(a ``dask.distributed`` cluster). Rows are written to a result store in
+batches of whole tiles (one transaction about every ``COMMIT_EVERY_S`` seconds)
+in the plan's order, whatever the executor (so the store lists the
 representations in the grid's order), and rows already stored are not computed
 again.
 """
@@ -41,6 +42,9 @@ _STATS_DEFAULTS = {"n_permutations": 1000, "interval": "auto", "n_bootstrap": 10
 _COUNT = Interval(0, None, integer=True)
 _LEVEL = Interval(0, 1, closed="neither")
 _INTERVAL = Options("auto", "jackknife", "bootstrap", None)
+
+#: Seconds between two commits of new rows to a result store (each commits whole tiles).
+COMMIT_EVERY_S = 1.0
 
 
 def grid(reps, measures, pairs="all", executor: str = "serial", scheduler=None,
@@ -87,9 +91,11 @@ def grid(reps, measures, pairs="all", executor: str = "serial", scheduler=None,
         Where rows are kept (:class:`~repalign.ResultStore`; a path is opened and
         closed here). A pair whose row is stored already, identified by the two
         content hashes, the measure and its parameters, is not computed again
-        (whatever statistics the stored row has); new rows are written tile by
-        tile, in the plan's order, as soon as their tile and the tiles before it
-        are computed, so a killed run resumes where it stopped and the store's
+        (whatever statistics the stored row has). New rows are written in the
+        plan's order, in batches of whole tiles: one transaction once
+        ``COMMIT_EVERY_S`` (1) seconds have passed since the last and one at the
+        end, so a killed run loses at most its last second of finished tiles
+        and the tiles in progress, resumes where it stopped, and the store's
         rows list the representations in the grid's order.
     stats : None or dict, default=None
         Statistics for every pair: ``n_permutations`` (1000), ``interval``
@@ -167,21 +173,10 @@ def grid(reps, measures, pairs="all", executor: str = "serial", scheduler=None,
         if total:
             with _executor(executor, scheduler) as run_tiles, _progress(total) as advance:
                 for (m, _), rows, todo in zip(plans, done, pending):
-                    undefined = []
-
-                    def emit(i, j, computed, reason, m=m, rows=rows, undefined=undefined):
-                        row = _row(source, m, i, j, computed)
-                        if store is not None:
-                            store.put(row)
-                        rows[i, j] = row
-                        if reason is not None:
-                            undefined.append((source.names[i], source.names[j], reason))
-                        advance()
-
                     if todo:
                         block = BATCHED_BLOCK if m.capabilities.batched_pairs else BLOCK
-                        run_tiles(m, source, tiles(todo, block), stats, emit)
-                    _warn_undefined(m, undefined)
+                        _Emitter(store, source, m, rows, advance).run(
+                            run_tiles, tiles(todo, block), stats)
     ordered = [rows[p] for (_, planned), rows in zip(plans, done) for p in planned]
     return GridResult(representations=tuple(source.names), rows=tuple(ordered),
                       statistics=stats is not None)
@@ -359,7 +354,7 @@ def _result_store(results):
 
         with ResultStore(results) as store:
             yield store
-    elif all(hasattr(results, a) for a in ("key", "put", "rows")):
+    elif all(hasattr(results, a) for a in ("put_many", "rows")):
         yield results
     else:
         raise TypeError(f"grid: results must be None, a path or a ResultStore; got "
@@ -377,26 +372,66 @@ def _stored(store, m, source, planned) -> dict:
     """
     if store is None:
         return {}
-    stored = {store.key(*(r[k] for k in ("a", "b", "hash_a", "hash_b", "measure", "params"))): r
-              for r in store.rows(measure=m.name)}
+    stored = {(r["a"], r["b"], r["hash_a"], r["hash_b"]): r
+              for r in store.rows(measure=m.name, params=m.params)}
+    if not stored:
+        return {}
+    names, hashes = source.names, source.hashes
     found = {}
     for i, j in planned:
         orientations = [(i, j), (j, i)] if m.symmetric else [(i, j)]
         for first, second in orientations:
-            row = stored.get(store.key(source.names[first], source.names[second],
-                                       source.hashes[first], source.hashes[second], m.name,
-                                       m.params))
+            row = stored.get((names[first], names[second], hashes[first], hashes[second]))
             if row is not None:
-                found[i, j] = dict(row, a=source.names[i], b=source.names[j],
-                                   hash_a=source.hashes[i], hash_b=source.hashes[j])
+                found[i, j] = dict(row, a=names[i], b=names[j], hash_a=hashes[i],
+                                   hash_b=hashes[j])
                 break
     return found
 
 
-def _row(source, m, i, j, computed: dict) -> dict:
-    return {"a": source.names[i], "b": source.names[j], "hash_a": source.hashes[i],
-            "hash_b": source.hashes[j], **measure_fields(m), **computed,
-            "library_version": __version__}
+class _Emitter:
+    """Turns the computed pairs of one measure into rows, and stores them in batches.
+
+    The measure's fields (its name, parameters, kind, symmetry and bounds) are
+    formed once and shared by its rows, so the store validates and
+    canonicalises them once. Rows go to the result store in batches of whole
+    tiles, one transaction each (:meth:`ResultStore.put_many`), as soon as
+    ``COMMIT_EVERY_S`` seconds have passed since the last batch and at the end:
+    a killed run keeps every batch it committed and recomputes at most the
+    tiles of its last ``COMMIT_EVERY_S`` seconds and the tiles it was working on.
+    """
+
+    def __init__(self, store, source, m, rows: dict, advance):
+        self.store, self.source, self.m, self.rows, self.advance = (store, source, m, rows,
+                                                                    advance)
+        self.fields = {**measure_fields(m), "library_version": __version__}
+        self.undefined, self.batch, self.since = [], [], time.monotonic()
+
+    def run(self, run_tiles, tile_list, stats) -> None:
+        try:
+            run_tiles(self.m, self.source, tile_list, stats, self.emit)
+        finally:  # the finished tiles are kept, also when a later one fails
+            self.flush()
+        _warn_undefined(self.m, self.undefined)
+
+    def emit(self, computed_tile) -> None:
+        """Keep the rows of one tile, ``(i, j, row fields, reason)`` per pair, for the store."""
+        names, hashes = self.source.names, self.source.hashes
+        for i, j, computed, reason in computed_tile:
+            row = {"a": names[i], "b": names[j], "hash_a": hashes[i], "hash_b": hashes[j],
+                   **self.fields, **computed}
+            self.rows[i, j] = row
+            self.batch.append(row)
+            if reason is not None:
+                self.undefined.append((names[i], names[j], reason))
+        self.advance(len(computed_tile))
+        if time.monotonic() - self.since >= COMMIT_EVERY_S:
+            self.flush()
+
+    def flush(self) -> None:
+        batch, self.batch, self.since = self.batch, [], time.monotonic()
+        if self.store is not None and batch:
+            self.store.put_many(batch)
 
 
 # ---------------------------------------------------------------------- the work
@@ -524,8 +559,7 @@ def _run_serial(m, source, tile_list, stats, emit):
             if r not in states:
                 arrays[r] = source.load(r)
                 states[r] = _prepare(m, arrays[r])
-        for values in _pair_values(m, tile.pairs, states, arrays, stats, source.hashes):
-            emit(*values)
+        emit(_pair_values(m, tile.pairs, states, arrays, stats, source.hashes))
         for r in tile.reps:
             if last[r] == k:
                 del states[r], arrays[r]
@@ -541,8 +575,7 @@ def _run_threads(m, source, tile_list, stats, emit):
         futures = [pool.submit(_pair_values, m, tile.pairs, states, arrays, stats,
                                source.hashes) for tile in tile_list]
         for future in futures:  # in the plan's order, as the serial executor
-            for values in future.result():
-                emit(*values)
+            emit(future.result())
 
 
 @contextlib.contextmanager
@@ -613,19 +646,18 @@ def _run_dask(client, m, source, tile_list, stats, emit):
         for tile in tile_list
     ]
     for future in futures:  # in the plan's order, as the serial executor
-        for values in future.result():
-            emit(*values)
+        emit(future.result())
 
 
 @contextlib.contextmanager
 def _progress(total: int):
-    """``advance()`` of a rich progress bar on a terminal; a no-op elsewhere."""
+    """``advance(k)`` (k more pairs done) of a rich progress bar on a terminal; a no-op elsewhere."""
     if not sys.stderr.isatty() or total == 0:
-        yield lambda: None
+        yield lambda k: None
         return
     from rich.console import Console
     from rich.progress import Progress
 
     with Progress(console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("grid", total=total)
-        yield lambda: bar.advance(task)
+        yield lambda k: bar.advance(task, k)

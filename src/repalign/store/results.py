@@ -6,13 +6,24 @@ same grid at once never store a row twice. The row schema (its columns, the
 canonical parameters, the measure's kind, symmetry and bounds) is defined in
 :mod:`repalign.results`; this module keeps rows durable.
 
-Layout of a store file (SQLite, write-ahead log)::
+Layout of a store file (SQLite, write-ahead log), version 3: what a row shares
+with other rows (a representation's name and content hash, a measure's
+configuration, the library version and time of a write) is stored once and
+referred to by its id::
 
-    schema_version(version)             one row: the layout version of this file (2)
-    results(id, a, b, hash_a, hash_b, measure, params, kind, symmetric, bound_low,
-            bound_high, value, ci_low, ci_high, p_value, n_stimuli, seconds,
-            library_version, created)
-            UNIQUE (a, b, hash_a, hash_b, measure, params)
+    schema_version(version)             one row: the layout version of this file (3)
+    representations(id, name, hash)     UNIQUE (name, hash)
+    measures(id, measure, params, kind, symmetric, bound_low, bound_high)
+                                        UNIQUE (measure, params)
+    writes(id, library_version, created)   UNIQUE (library_version, created)
+    results(id, a, b, measure, value, ci_low, ci_high, p_value, n_stimuli, seconds,
+            written)                    UNIQUE (a, b, measure); a, b, measure and
+                                        written are ids of the tables above
+    result_rows                         a view: the rows with the columns of
+                                        repalign.results.COLUMNS
+
+Version 2 files (one table holding every column in every row) are upgraded in
+place, in one transaction, when opened for writing.
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ import contextlib
 import datetime
 import math
 import numbers
+import operator
 import os
 import sqlite3
 import threading
@@ -48,37 +60,102 @@ _REQUIRED = ("a", "b", "hash_a", "hash_b", "measure", "params", "kind", "symmetr
              "bound_low", "bound_high", "value", "n_stimuli", "seconds")
 _OPTIONAL_STATS = ("ci_low", "ci_high", "p_value")
 _KEY = ("a", "b", "hash_a", "hash_b", "measure", "params")
+_ALLOWED = frozenset(COLUMNS)
+_REQUIRED_SET = frozenset(_REQUIRED)
+_NAMES = ("a", "hash_a", "b", "hash_b")
+_GET_NAMES = operator.itemgetter(*_NAMES)
+_MEASURE = ("measure", "params", "kind", "symmetric", "bound_low", "bound_high")
+_GET_MEASURE = operator.itemgetter(*_MEASURE)
 
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
-    """CREATE TABLE IF NOT EXISTS results (
+_TABLES = (
+    """CREATE TABLE IF NOT EXISTS representations (
         id INTEGER PRIMARY KEY,
-        a TEXT NOT NULL,
-        b TEXT NOT NULL,
-        hash_a TEXT NOT NULL,
-        hash_b TEXT NOT NULL,
+        name TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        UNIQUE (name, hash)
+    )""",
+    """CREATE TABLE IF NOT EXISTS measures (
+        id INTEGER PRIMARY KEY,
         measure TEXT NOT NULL,
         params TEXT NOT NULL,
         kind TEXT NOT NULL,
         symmetric INTEGER NOT NULL,
         bound_low REAL NOT NULL,
         bound_high REAL NOT NULL,
+        UNIQUE (measure, params)
+    )""",
+    """CREATE TABLE IF NOT EXISTS writes (
+        id INTEGER PRIMARY KEY,
+        library_version TEXT NOT NULL,
+        created TEXT NOT NULL,
+        UNIQUE (library_version, created)
+    )""",
+    """CREATE TABLE IF NOT EXISTS results (
+        id INTEGER PRIMARY KEY,
+        a INTEGER NOT NULL REFERENCES representations (id),
+        b INTEGER NOT NULL REFERENCES representations (id),
+        measure INTEGER NOT NULL REFERENCES measures (id),
         value REAL,
         ci_low REAL,
         ci_high REAL,
         p_value REAL,
         n_stimuli INTEGER NOT NULL,
         seconds REAL NOT NULL,
-        library_version TEXT NOT NULL,
-        created TEXT NOT NULL,
-        UNIQUE (a, b, hash_a, hash_b, measure, params)
+        written INTEGER NOT NULL REFERENCES writes (id),
+        UNIQUE (a, b, measure)
     )""",
+    """CREATE VIEW IF NOT EXISTS result_rows AS
+        SELECT r.id AS id, ra.name AS a, rb.name AS b, ra.hash AS hash_a, rb.hash AS hash_b,
+               m.measure AS measure, m.params AS params, m.kind AS kind,
+               m.symmetric AS symmetric, m.bound_low AS bound_low, m.bound_high AS bound_high,
+               r.value AS value, r.ci_low AS ci_low, r.ci_high AS ci_high,
+               r.p_value AS p_value, r.n_stimuli AS n_stimuli, r.seconds AS seconds,
+               w.library_version AS library_version, w.created AS created
+        FROM results r
+        JOIN representations ra ON ra.id = r.a
+        JOIN representations rb ON rb.id = r.b
+        JOIN measures m ON m.id = r.measure
+        JOIN writes w ON w.id = r.written""",
+)
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+    *_TABLES,
     f"INSERT INTO schema_version (version) SELECT {SCHEMA_VERSION} "
     f"WHERE NOT EXISTS (SELECT 1 FROM schema_version)",
 )
-_INSERT = (f"INSERT OR IGNORE INTO results ({', '.join(COLUMNS)}) "
-           f"VALUES ({', '.join('?' * len(COLUMNS))})")
+#: Version 2 -> 3: the old table is renamed, its shared parts moved to their tables.
+_UPGRADE_FROM_2 = (
+    "ALTER TABLE results RENAME TO results_v2",
+    *_TABLES,
+    """INSERT OR IGNORE INTO representations (name, hash)
+        SELECT name, hash FROM (SELECT id, 0 AS side, a AS name, hash_a AS hash FROM results_v2
+                                UNION ALL SELECT id, 1, b, hash_b FROM results_v2)
+        ORDER BY id, side""",
+    """INSERT OR IGNORE INTO measures (measure, params, kind, symmetric, bound_low, bound_high)
+        SELECT measure, params, kind, symmetric, bound_low, bound_high FROM results_v2
+        ORDER BY id""",
+    """INSERT OR IGNORE INTO writes (library_version, created)
+        SELECT library_version, created FROM results_v2 ORDER BY id""",
+    """INSERT INTO results (id, a, b, measure, value, ci_low, ci_high, p_value, n_stimuli,
+                            seconds, written)
+        SELECT v.id, ra.id, rb.id, m.id, v.value, v.ci_low, v.ci_high, v.p_value, v.n_stimuli,
+               v.seconds, w.id
+        FROM results_v2 v
+        JOIN representations ra ON ra.name = v.a AND ra.hash = v.hash_a
+        JOIN representations rb ON rb.name = v.b AND rb.hash = v.hash_b
+        JOIN measures m ON m.measure = v.measure AND m.params = v.params
+        JOIN writes w ON w.library_version = v.library_version AND w.created = v.created
+        ORDER BY v.id""",
+    "DROP TABLE results_v2",
+    f"UPDATE schema_version SET version = {SCHEMA_VERSION}",
+)
+_INSERT = ("INSERT OR IGNORE INTO results (a, b, measure, value, ci_low, ci_high, p_value, "
+           "n_stimuli, seconds, written) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 _KEY_WHERE = " AND ".join(f"{column} = ?" for column in _KEY)
+
+
+def _is_text(value: Any) -> bool:
+    return type(value) is str and value != ""
 
 
 def _check_text(name: str, value: Any) -> str:
@@ -89,6 +166,8 @@ def _check_text(name: str, value: Any) -> str:
 
 def _check_number(name: str, value: Any, *, optional: bool, nan_ok: bool,
                   inf_ok: bool = False) -> float | None:
+    if type(value) is float and math.isfinite(value):  # the common case, checked fast
+        return value
     if value is None and optional:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -197,6 +276,7 @@ class ResultStore(Store):
         super().__init__(read_only=read_only)
         self.path = Path(path)
         self._lock = threading.Lock()
+        self._known: dict = {}  # committed ids of the lookup tables, by (table, key)
         if self.path.is_dir():
             raise ValueError(f"path {str(self.path)!r} is a directory; expected the SQLite file "
                              f"of a result store (e.g. {str(self.path / 'results.db')!r})")
@@ -223,9 +303,7 @@ class ResultStore(Store):
                 self._enable_wal()
                 conn.execute("PRAGMA synchronous=FULL")
                 with self._transaction():
-                    self._check_foreign()
-                    for statement in _SCHEMA:
-                        conn.execute(statement)
+                    self._create_or_upgrade()
             self._check_foreign()
         except sqlite3.OperationalError:  # locked past the busy timeout, disk full, ...
             raise
@@ -254,13 +332,30 @@ class ResultStore(Store):
                     raise
                 time.sleep(0.01)
 
-    def _check_foreign(self) -> None:
-        """Refuse an SQLite file that holds tables but not a result store."""
+    def _check_foreign(self) -> set:
+        """Refuse an SQLite file that holds tables but not a result store; its tables."""
         tables = {t for (t,) in self._conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
         if (tables and "schema_version" not in tables) or (not tables and self.read_only):
             raise ValueError(f"{str(self.path)!r} is an SQLite file but not a repalign "
                              f"result store (tables: {sorted(tables)})")
+        return tables
+
+    def _create_or_upgrade(self) -> None:
+        """Create the tables of a new store, or upgrade a version 2 store in place.
+
+        Runs inside the opening transaction, so a concurrent opener sees the
+        file before or after, never half upgraded. Other versions are left
+        untouched for :func:`repalign.results.schema_version` to refuse.
+        """
+        if not self._check_foreign():
+            statements = _SCHEMA
+        elif [v for (v,) in self._conn.execute("SELECT version FROM schema_version")] == [2]:
+            statements = _UPGRADE_FROM_2
+        else:
+            return
+        for statement in statements:
+            self._conn.execute(statement)
 
     @contextlib.contextmanager
     def _transaction(self):
@@ -308,9 +403,13 @@ class ResultStore(Store):
         -------
         tuple of six str
         """
+        return (*ResultStore._names(a, b, hash_a, hash_b, measure), canonical_params(params))
+
+    @staticmethod
+    def _names(a: str, b: str, hash_a: str, hash_b: str, measure: str) -> tuple:
+        """The text parts of a key, checked."""
         return (_check_text("a", a), _check_text("b", b), _check_text("hash_a", hash_a),
-                _check_text("hash_b", hash_b), _check_text("measure", measure),
-                canonical_params(params))
+                _check_text("hash_b", hash_b), _check_text("measure", measure))
 
     def has(self, a: str, b: str, hash_a: str, hash_b: str, measure: str,
             params: Mapping[str, Any]) -> bool:
@@ -318,14 +417,14 @@ class ResultStore(Store):
         key = self.key(a, b, hash_a, hash_b, measure, params)
         self._check_open()
         with self._lock:
-            found = self._conn.execute(f"SELECT 1 FROM results WHERE {_KEY_WHERE}", key)
+            found = self._conn.execute(f"SELECT 1 FROM result_rows WHERE {_KEY_WHERE}", key)
             return found.fetchone() is not None
 
     def list(self) -> list[tuple[str, str, str, str, str, str]]:
         """The keys of every stored row, in the order they were stored."""
         self._check_open()
         with self._lock:
-            keys = self._conn.execute(f"SELECT {', '.join(_KEY)} FROM results ORDER BY id")
+            keys = self._conn.execute(f"SELECT {', '.join(_KEY)} FROM result_rows ORDER BY id")
             return keys.fetchall()
 
     def __len__(self) -> int:
@@ -336,43 +435,56 @@ class ResultStore(Store):
     # --- writes -------------------------------------------------------------------------
 
     @staticmethod
-    def _to_record(row: Mapping[str, Any]) -> tuple:
-        """Validate one row dict and return its values in :data:`COLUMNS` order."""
+    def _to_record(row: Mapping[str, Any], created: str, last: list) -> tuple:
+        """Validate one row dict: ``(rep_a, rep_b, measure, write, pair values)``.
+
+        ``rep_a`` and ``rep_b`` are ``(name, hash)``, ``measure`` the measure's
+        validated fields (:data:`_MEASURE` order, ``params`` as canonical JSON),
+        ``write`` is ``(library_version, created)``; ``created`` fills a missing
+        ``created``. ``last`` holds the measure fields last validated, as given and
+        as checked: a row whose measure fields are the same objects (a grid's rows
+        of one measure share them) is not checked or canonicalised again.
+        """
         if not isinstance(row, Mapping):
             raise TypeError(f"row must be a dict with keys {list(COLUMNS)}; "
                             f"got {type(row).__name__}")
-        missing = [k for k in _REQUIRED if k not in row]
-        unknown = sorted(set(row) - set(COLUMNS), key=str)
-        if missing or unknown:
+        keys = row.keys()
+        if not (_REQUIRED_SET <= keys and keys <= _ALLOWED):
+            missing = [k for k in _REQUIRED if k not in row]
+            unknown = sorted((k for k in row if k not in _ALLOWED), key=str)
             raise ValueError(f"row must have the keys {list(_REQUIRED)} (and optionally "
                              f"{list(_OPTIONAL_STATS) + ['library_version', 'created']}); "
                              f"missing {missing}, unknown {unknown}")
+        given = _GET_MEASURE(row)
+        if not last or not all(map(operator.is_, given, last[0])):
+            fields = _check_measure_fields(row)
+            last[:] = [given, (_check_text("measure", row["measure"]),
+                               canonical_params(row["params"]),
+                               *(fields[k] for k in _MEASURE[2:]))]
+        names = _GET_NAMES(row)
+        if not all(map(_is_text, names)):
+            for name, value in zip(_NAMES, names):
+                _check_text(name, value)
         n_stimuli = row["n_stimuli"]
-        if isinstance(n_stimuli, bool) or not isinstance(n_stimuli, numbers.Integral) \
+        if type(n_stimuli) is not int and (isinstance(n_stimuli, bool)
+                                           or not isinstance(n_stimuli, numbers.Integral)) \
                 or n_stimuli < 1:
             raise ValueError(f"n_stimuli must be a positive int; got {n_stimuli!r}")
         seconds = _check_number("seconds", row["seconds"], optional=False, nan_ok=False)
         if seconds < 0:
             raise ValueError(f"seconds must be >= 0; got {seconds!r}")
-        created = row.get("created")
-        if created is None:
-            created = datetime.datetime.now(datetime.timezone.utc).isoformat()
-        record = {
-            **dict(zip(_KEY, ResultStore.key(*(row[k] for k in _KEY)))),
-            **_check_measure_fields(row),
-            "value": _check_number("value", row["value"], optional=False, nan_ok=True),
-            **{k: _check_number(k, row.get(k), optional=True, nan_ok=True)
-               for k in _OPTIONAL_STATS},
-            "n_stimuli": int(n_stimuli),
-            "seconds": seconds,
-            "library_version": _check_text("library_version",
-                                           row.get("library_version") or __version__),
-            "created": _check_text("created", created),
-        }
-        p = record["p_value"]
+        p = _check_number("p_value", row.get("p_value"), optional=True, nan_ok=True)
         if p is not None and not 0.0 <= p <= 1.0:
             raise ValueError(f"p_value must be in [0, 1] or None; got {p!r}")
-        return tuple(record[c] for c in COLUMNS)
+        return (
+            names[:2], names[2:], last[1],
+            (_check_text("library_version", row.get("library_version") or __version__),
+             _check_text("created", row.get("created") or created)),
+            (_check_number("value", row["value"], optional=False, nan_ok=True),
+             _check_number("ci_low", row.get("ci_low"), optional=True, nan_ok=True),
+             _check_number("ci_high", row.get("ci_high"), optional=True, nan_ok=True),
+             p, int(n_stimuli), seconds),
+        )
 
     def put(self, row: Mapping[str, Any]) -> bool:
         """Store one row in its own transaction.
@@ -393,7 +505,10 @@ class ResultStore(Store):
     def put_many(self, rows: Iterable[Mapping[str, Any]]) -> int:
         """Store many rows in one transaction: all of them or, on error, none.
 
-        Every row is validated before anything is written.
+        Every row is validated before anything is written. One transaction
+        costs one fsync, so a batch of rows costs little more than one row;
+        :func:`repalign.grid` writes its rows in batches of whole tiles. Rows
+        without ``created`` get the time of this call.
 
         Parameters
         ----------
@@ -405,23 +520,73 @@ class ResultStore(Store):
         int
             How many rows were stored; rows whose key was already stored (or
             repeated in ``rows``) are skipped.
+
+        Raises
+        ------
+        ValueError
+            If a row is malformed, or gives a measure and parameters stored
+            before with another kind, symmetry or bounds.
         """
         self._check_writable("put rows")
-        records = [self._to_record(row) for row in rows]
-        with self._lock, self._transaction():
-            before = self._conn.total_changes
-            self._conn.executemany(_INSERT, records)
-            return self._conn.total_changes - before
+        created = datetime.datetime.now(datetime.timezone.utc).isoformat()
+        last: list = []
+        records = [self._to_record(row, created, last) for row in rows]
+        with self._lock:
+            with self._transaction():
+                reps = self._ids("representations", ("name", "hash"),
+                                 {r for record in records for r in record[:2]})
+                measures = self._ids("measures", _MEASURE, {record[2] for record in records})
+                writes = self._ids("writes", ("library_version", "created"),
+                                   {record[3] for record in records})
+                before = self._conn.total_changes
+                self._conn.executemany(_INSERT, [
+                    (reps[a], reps[b], measures[m], *pair, writes[w])
+                    for a, b, m, w, pair in records])
+                stored = self._conn.total_changes - before
+            # committed ids stay valid: rows are never deleted
+            self._known.update({("representations", k): i for k, i in reps.items()})
+            self._known.update({("measures", k): i for k, i in measures.items()})
+        return stored
+
+    def _ids(self, table: str, columns: tuple, wanted: set) -> dict:
+        """The ids of rows of a lookup table by their values, inserted where missing.
+
+        Runs inside the write transaction. A measure configuration is stored
+        once, with the kind, symmetry and bounds of its first row, and is
+        looked up by its name and parameters: a row that gives it other fields
+        is refused.
+        """
+        ids = {key: self._known[table, key] for key in wanted if (table, key) in self._known}
+        lookup = columns[:2]
+        where = " AND ".join(f"{c} = ?" for c in lookup)
+        for key in sorted(wanted - ids.keys(), key=repr):
+            self._conn.execute(f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) "
+                               f"VALUES ({', '.join('?' * len(columns))})", key)
+            found = self._conn.execute(f"SELECT id, {', '.join(columns)} FROM {table} "
+                                       f"WHERE {where}", key[:2]).fetchone()
+            if tuple(found[1:]) != key:  # only a measure's fields can differ
+                stored, given = (dict(zip(columns[2:], k[2:])) for k in (found[1:], key))
+                raise ValueError(
+                    f"measure {key[0]!r} with params {key[1]} is stored with {stored}; a row "
+                    f"gives it {given} (a measure's kind, symmetry and bounds must not "
+                    "change; store the rows of the changed measure in another file)")
+            ids[key] = found[0]
+        return ids
 
     # --- reads --------------------------------------------------------------------------
 
-    def rows(self, measure: str | None = None) -> list[dict[str, Any]]:
+    def rows(self, measure: str | None = None,
+             params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """The stored rows in the order they were stored, ``params`` as a dict.
 
         Parameters
         ----------
         measure : str or None, default=None
             Keep only this measure's rows.
+        params : mapping or None, default=None
+            Keep only rows with these parameters (equal canonical JSON, see
+            :func:`repalign.results.canonical_params`): one configuration of a
+            measure.
 
         Returns
         -------
@@ -431,8 +596,9 @@ class ResultStore(Store):
         self._check_open()
         if measure is not None:
             _check_text("measure", measure)
+        text = None if params is None else canonical_params(params)
         with self._lock:
-            return select_rows(self._conn, measure)
+            return select_rows(self._conn, measure, text)
 
     def to_dataframe(self):
         """The rows as a pandas DataFrame.
