@@ -22,6 +22,7 @@ most on two cores; the default is the faithful small-scale version.
 ``layer_id``       which measure finds the corresponding layer (Kornblith 2019)
 ``brain``          EfficientNet-Lite0 vs human IT, monkey IT and judgments
 ``triplets``       THINGS odd-one-out accuracy against the noise ceiling
+``guidance``       a deep MLP guided layer by layer by a CNN (Subramaniam 2025)
 =================  ===========================================================
 
 A new study is one module: a :class:`Study` subclass decorated with
@@ -36,7 +37,7 @@ from ._frame import Check, Outcome, Study, StudyConfig, StudyResult, register, r
 
 #: The studies, each the name of its module here, in the order of the issue that asked for it.
 STUDIES = ("snr", "superposition", "platonic", "convergent", "relative", "dynamics",
-           "layer_id", "brain", "triplets")
+           "layer_id", "brain", "triplets", "guidance")
 
 __all__ = ["STUDIES", "Check", "Outcome", "Study", "StudyConfig", "StudyResult", "get",
            "register", "run"]
