@@ -62,6 +62,13 @@ def test_default_layers_of_a_network_without_blocks_are_its_opened_top_level_mod
     raw = raw_outputs(model, x, ["features.4", "head"])
     assert_close(acts["features.4"], raw["features.4"].mean(dim=(2, 3)))
     assert_close(acts["head"], raw["head"])
+    # a network that is an nn.Sequential is a pipeline: its entries, blocks kept whole
+    block = lambda: torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Tanh())  # noqa: E731
+    net, v = torch.nn.Sequential(block(), block(), torch.nn.Linear(4, 2)), torch.randn(5, 4)
+    assert repalign.layers(net) == ["0", "1", "2"]
+    acts = repalign.extract(net, v)
+    with torch.no_grad():
+        assert_close(acts["1"], net[1](net[0](v)))
 
 
 def test_default_layers_of_a_resnet_are_its_stage_outputs():

@@ -29,7 +29,9 @@ Default layers
 * A network without block lists (``nn.Sequential`` of layers, VGG-like ``features``)
   gives its top-level modules, with ``nn.Sequential``, ``nn.ModuleList`` and
   ``nn.ModuleDict`` containers opened up (a network wrapping a single module gives
-  that module's).
+  that module's). A network that is itself such a container is a pipeline: its
+  entries are its layers, whatever they hold (``nn.Sequential(block, block, head)``
+  gives ``"0"``, ``"1"``, ``"2"``).
 
 Patterns
 --------
@@ -176,7 +178,10 @@ def top_level_layers(root: nn.Module) -> list[str]:
             else:
                 out.append(path)
 
-    visit("", root)
+    if type(root) in containers:  # a pipeline: its entries
+        out = [name for name, _ in root.named_children()]
+    else:
+        visit("", root)
     modules = dict(root.named_modules())
     while len(out) == 1 and _is_composite(modules[out[0]]):  # a wrapper of one network
         inner = top_level_layers(modules[out[0]])

@@ -129,14 +129,6 @@ class ModelAdapter(ABC):
             return ["output"]
         return default_layers(self.module)
 
-    def leaf_layers(self) -> list[str]:
-        """The layers without submodules (no longer the default; see
-        :meth:`default_layers`)."""
-        if self.module is None:
-            return ["output"]
-        return [name for name, mod in self.module.named_modules()
-                if name and next(mod.children(), None) is None]
-
     @property
     def device(self) -> torch.device:
         """The device of the model's first parameter or buffer (CPU if it has none)."""
@@ -288,10 +280,11 @@ class TransformersAdapter(ModelAdapter):
     and truncation (to the tokenizer's ``model_max_length``), and the attention mask is
     passed to the pooling, so that every text gets the rows it gets alone. A tokenizer
     without a pad token (GPT-2's) is copied and pads with its end-of-text token;
-    ``pool="last"`` takes the last real token. Raw images (PIL images, integer arrays of shape ``(N, H, W, C)``
-    or ``(N, C, H, W)``) go through the image processor (``processor(images=...,
-    return_tensors="pt")``) and reach the model as ``pixel_values``. Floating-point tensor
-    batches are passed positionally (as ``pixel_values``), mappings as keyword arguments.
+    ``pool="last"`` takes the last real token. Raw images (PIL images, integer arrays of
+    shape ``(N, H, W, C)`` or ``(N, C, H, W)``) go through the image processor
+    (``processor(images=..., return_tensors="pt")``) and reach the model as
+    ``pixel_values``. Floating-point tensor batches are passed positionally (as
+    ``pixel_values``), mappings as keyword arguments.
 
     Parameters
     ----------
