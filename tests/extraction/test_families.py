@@ -277,6 +277,13 @@ def test_dataloaders_in_order_give_the_rows_of_their_dataset():
                            layers=["head"])
     assert_close(got["head"], want)
 
+    class Empty(torch.utils.data.IterableDataset):
+        def __iter__(self):
+            return iter([])
+
+    with pytest.raises(ValueError, match="stimuli is empty"):
+        repalign.extract(model, torch.utils.data.DataLoader(Empty(), batch_size=4))
+
 
 @pytest.mark.parametrize("loader, error, match", [
     (dict(shuffle=True), ValueError, r"sampler \(RandomSampler\) does not read the dataset "
@@ -285,6 +292,8 @@ def test_dataloaders_in_order_give_the_rows_of_their_dataset():
     (dict(collate_fn=lambda items: 3), TypeError, "yielded a batch of type int"),
     (dict(collate_fn=lambda items: (torch.stack(items)[:1],)), ValueError,
      "a DataLoader batch holds 1 inputs where 4 stimuli were expected"),
+    (dict(collate_fn=lambda items: torch.tensor(1.0)), ValueError, "yielded a 0-d tensor"),
+    (dict(collate_fn=lambda items: ()), ValueError, "yielded an empty batch"),
 ])
 def test_bad_dataloaders(loader, error, match):
     data = torch.utils.data.DataLoader(list(images(10)), batch_size=4, **loader)

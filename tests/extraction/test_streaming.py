@@ -124,6 +124,17 @@ def test_store_round_trip_and_rerun_computes_nothing(ActivationStore, tmp_path):
                                       want[layer])
 
 
+def test_a_dataloader_streams_into_the_store(ActivationStore, tmp_path):
+    model, x = TinyCNN(), images(n=10)
+    want = repalign.extract(model, x, layers=LAYERS, batch_size=4)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x), batch_size=3)
+    with ActivationStore(tmp_path / "acts", mode="a", fsync=False) as store:
+        got = repalign.extract(model, loader, layers=LAYERS, batch_size=4, store=store,
+                               name="cnn")
+        for layer in LAYERS:
+            np.testing.assert_allclose(got[layer].compute(), want[layer], atol=1e-6)
+
+
 def test_store_refuses_different_extractions(ActivationStore, tmp_path):
     model, x = TinyCNN(), images(n=6)
     with ActivationStore(tmp_path / "acts", mode="a", fsync=False) as store:
