@@ -11,6 +11,7 @@ pd = pytest.importorskip("pandas")
 import repalign  # noqa: E402
 import repalign.studies.superposition as study  # noqa: E402
 from repalign import studies  # noqa: E402
+from repalign.studies._stats import jackknife_over_models  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -85,9 +86,7 @@ def test_features_recovered(result):
 def test_random_dictionary_check_reads_the_jackknife_interval(result, metric):
     res, table = result
     frame = _rows(table, "superposition", "linear", metric)
-    _, low, _ = study._jackknife_interval(
-        {(a, b): v for a, b, v in zip(frame["seed_a"], frame["seed_b"],
-                                      frame["sae"] - frame["random"])})
+    _, low, _ = jackknife_over_models(frame, lambda rows: (rows["sae"] - rows["random"]).mean())
     (check,) = [c for c in res.checks if "random dictionary" in c.claim and metric in c.claim]
     assert check.passed == (low > 0)
 
@@ -116,16 +115,3 @@ def test_held_out_matching_keeps_the_partners_fitted_on_the_first_set():
     held_out = study._held_out("semi_match", None, A_fit, B_fit, A_test, B_test)
     assert held_out == pytest.approx(np.corrcoef(A_test[:, 0], A_test[:, 1])[0, 1], abs=1e-12)
     assert repalign.measure("semi_match", A_test, B_test) == pytest.approx(1.0)
-
-
-def test_jackknife_over_models_of_an_additive_pair_value():
-    # v_ab = u_a + u_b: the mean over pairs is 2 mean(u), whose jackknife standard error
-    # is that of a sample mean, 2 sd(u) / sqrt(k)
-    from scipy.stats import t
-
-    u = np.array([0.3, 1.0, -0.4, 0.8, 0.1])
-    values = {(a, b): u[a] + u[b] for a in range(5) for b in range(a + 1, 5)}
-    mean, low, high = study._jackknife_interval(values)
-    assert mean == pytest.approx(2 * u.mean())
-    half = t.ppf(0.975, 4) * 2 * u.std(ddof=1) / np.sqrt(5)
-    assert (low, high) == pytest.approx((mean - half, mean + half))

@@ -95,6 +95,7 @@ from itertools import combinations
 import numpy as np
 
 from ._frame import Check, Outcome, Study, StudyConfig, register
+from ._stats import jackknife_over_models
 
 __all__ = ["Superposition"]
 
@@ -285,25 +286,6 @@ def _held_out(metric: str, ridge, A_fit, B_fit, A_test, B_test) -> float:
     if metric == "semi_match":
         return float(np.mean(C_test[np.arange(len(C_fit)), C_fit.argmax(axis=1)]))
     return float(np.sum(_transport_plan(C_fit) * C_test))
-
-
-def _jackknife_interval(values: dict) -> tuple:
-    """Mean of per-pair ``values`` ``{(a, b): v}`` and its 95% interval, models left out in turn.
-
-    Each model is left out with every pair it enters; the jackknife standard
-    error of the mean over pairs, with Student's t on ``n_models - 1`` degrees
-    of freedom (needs at least 3 models).
-    """
-    from scipy.stats import t
-
-    models = sorted({m for pair in values for m in pair})
-    mean = float(np.mean(list(values.values())))
-    left_out = np.array([np.mean([v for pair, v in values.items() if m not in pair])
-                         for m in models])
-    k = len(models)
-    se = np.sqrt((k - 1) / k * np.sum((left_out - left_out.mean()) ** 2))
-    half = float(t.ppf(0.975, k - 1) * se)
-    return mean, mean - half, mean + half
 
 
 def _feature_recovery(W, sae, activation: str):
@@ -500,8 +482,7 @@ def _verdict(table) -> str:
 
 def _interval(frame, column: str) -> tuple:
     """Mean of ``column`` over the seed pairs of ``frame`` and its jackknife 95% interval."""
-    return _jackknife_interval({(a, b): v for a, b, v in
-                                zip(frame["seed_a"], frame["seed_b"], frame[column])})
+    return jackknife_over_models(frame, lambda rows: rows[column].mean())
 
 
 def _figure(table):
