@@ -187,6 +187,44 @@ def test_threads_equal_serial(serial_with_stats):
     assert_same_rows(repalign.grid(reps, measures, executor="threads", stats=stats), reference)
 
 
+def blas_threads(threadpoolctl):
+    return max(p["num_threads"] for p in threadpoolctl.threadpool_info()
+               if p["user_api"] == "blas")
+
+
+@pytest.mark.parametrize("executor", ["threads", "dask"])
+def test_workers_times_blas_threads_never_exceed_the_cores(monkeypatch, executor):
+    """While the tiles run, (workers) x (BLAS threads) <= cores; the limit is lifted after."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from repalign.grid import run
+
+    expected = values(repalign.grid(make_reps(L=8), ["cka"]))
+    seen = []
+    if executor == "threads":  # seen inside each tile's task
+        original = run._pair_values
+
+        def spy(*args):
+            seen.append(blas_threads(threadpoolctl))
+            return original(*args)
+
+        monkeypatch.setattr(run, "_pair_values", spy)
+    else:  # the embedded cluster's workers run in this process, in its BLAS limit
+        original = run._local_cluster
+
+        def spy():
+            seen.append(blas_threads(threadpoolctl))
+            return original()
+
+        monkeypatch.setattr(run, "_local_cluster", spy)
+    monkeypatch.setattr(run, "cores", lambda: 2)  # BLAS alone would use its default
+    monkeypatch.setattr(run, "BATCHED_BLOCK", 2)
+    before = threadpoolctl.threadpool_info()
+    result = repalign.grid(make_reps(L=8), ["cka"], executor=executor)
+    assert values(result) == pytest.approx(expected, abs=1e-12)
+    assert seen and set(seen) == {1}  # 2 workers (10 tiles on 2 cores; the Dask workers)
+    assert threadpoolctl.threadpool_info() == before
+
+
 def test_dask_local_cluster_equals_serial(serial_with_stats):
     reps, measures, stats, reference = serial_with_stats
     assert_same_rows(repalign.grid(reps, measures, executor="dask", stats=stats), reference)

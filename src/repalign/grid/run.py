@@ -34,7 +34,7 @@ from ..inference.statistics import pair_statistics
 from ..results import GridResult, canonical_params, measure_fields
 from .plan import BATCHED_BLOCK, BLOCK, model_of, plan_measures, plan_pairs, tiles
 
-__all__ = ["grid", "pair_seed", "array_hash"]
+__all__ = ["grid", "pair_seed", "array_hash", "cores"]
 
 EXECUTORS = ("serial", "threads", "dask")
 _STATS_DEFAULTS = {"n_permutations": 1000, "interval": "auto", "n_bootstrap": 1000,
@@ -77,6 +77,12 @@ def grid(reps, measures, pairs="all", executor: str = "serial", scheduler=None,
         ``"across_models"``: pairs of different models; ``"within_model"``:
         pairs of one model (self-pairs included); a list: those pairs of names.
     executor : {"serial", "threads", "dask"}, default="serial"
+        ``"threads"`` runs at most one worker per core (:func:`cores`) and limits
+        the BLAS threads (threadpoolctl) so that workers x BLAS threads never
+        exceed the cores, as does the embedded Dask cluster (2 workers); with
+        ``"serial"`` BLAS uses the cores. Workers of an external Dask
+        cluster are not limited here (start them with ``--nthreads`` x the
+        ``OMP_NUM_THREADS`` they get within their cores).
     scheduler : None, str or dask.distributed.Client, default=None
         Dask only. None starts a ``LocalCluster`` of 2 in-process workers and
         closes it afterwards; it is reachable from this process only (the
@@ -252,7 +258,7 @@ class _Source:
                         f"reps[{self.names[0]!r}] has {shapes[0][0]}; every representation "
                         "must hold the same stimuli in the same order")
             # hashlib releases the GIL on large buffers: the arrays are hashed in parallel.
-            with ThreadPoolExecutor() as pool:
+            with ThreadPoolExecutor(cores()) as pool:
                 self.hashes = list(pool.map(array_hash, arrays))
             self.load = arrays.__getitem__
         elif hasattr(reps, "list") and hasattr(reps, "read") and hasattr(reps, "attrs"):
@@ -569,13 +575,44 @@ def _run_threads(m, source, tile_list, stats, emit):
     """Prepare every representation in a thread pool, then pair tile by tile in it."""
     needed = _needed(tile_list)
     arrays = {r: source.load(r) for r in needed}
-    with ThreadPoolExecutor() as pool:
+    with _pinned_pool(len(needed)) as pool:
         states = dict(zip(needed, pool.map(lambda X: _prepare(m, X),
                                            [arrays[r] for r in needed])))
+    with _pinned_pool(len(tile_list)) as pool:
         futures = [pool.submit(_pair_values, m, tile.pairs, states, arrays, stats,
                                source.hashes) for tile in tile_list]
         for future in futures:  # in the plan's order, as the serial executor
             emit(future.result())
+
+
+def cores() -> int:
+    """The number of cores this process may run on (its CPU affinity where known)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _blas_limit(workers: int):
+    """Limit the BLAS threads so that ``workers`` threads x BLAS threads <= :func:`cores`.
+
+    The limit is process-wide (threadpoolctl sets the BLAS libraries' thread
+    count) and restored on exit.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        raise ImportError("grid: executor='threads' and the embedded Dask cluster need "
+                          "threadpoolctl, to keep workers x BLAS threads within the cores "
+                          "(pip install threadpoolctl)") from None
+    return threadpool_limits(limits=max(1, cores() // workers), user_api="blas")
+
+
+@contextlib.contextmanager
+def _pinned_pool(tasks: int):
+    """A thread pool of at most one worker per core and per task, with BLAS pinned to match."""
+    workers = max(1, min(cores(), tasks))
+    with _blas_limit(workers), ThreadPoolExecutor(workers) as pool:
+        yield pool
 
 
 @contextlib.contextmanager
@@ -597,7 +634,8 @@ def _dask_client(scheduler):
     if isinstance(scheduler, Client):
         yield scheduler
     elif scheduler is None:
-        with _local_cluster() as cluster, Client(cluster) as client:
+        # its 2 in-process workers share this process's BLAS
+        with _blas_limit(2), _local_cluster() as cluster, Client(cluster) as client:
             yield client
     elif isinstance(scheduler, str):
         with Client(scheduler) as client:
