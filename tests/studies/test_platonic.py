@@ -1,5 +1,6 @@
 """The platonic study (Huh et al. 2024) in its quick form: claims recomputed from the CSV."""
 
+import numpy as np
 import pytest
 
 pytest.importorskip("torch")
@@ -10,6 +11,7 @@ import pandas as pd  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
 from repalign import studies  # noqa: E402
+from repalign.studies._stats import jackknife_over_models  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -62,3 +64,23 @@ def test_chance_is_k_over_n_minus_1_and_far_below_every_pair(study):
     # 20 permutations of ~450 neighbour lists: the null mean is within 10% of k/(n-1).
     assert tested["null_mean"].mean() == pytest.approx(k / (n - 1), rel=0.1)
     assert (table["mutual_knn"] > 3 * k / (n - 1)).all()
+
+
+def test_untrained_control_is_scored_for_every_pair(study):
+    _, table = study
+    assert table["untrained"].between(0, 1).all()
+    same = table[table["width_a"] == table["width_b"]]
+    by_width = same.groupby(["view", "width_a"])[["mutual_knn", "untrained"]].mean()
+    assert (by_width["mutual_knn"] > by_width["untrained"]).all()
+
+
+@pytest.mark.parametrize("view, label", [("full/full", "whole images"),
+                                         ("left/right", "left half vs right half")])
+def test_beyond_untrained_check_reads_the_slope_of_the_excess(study, view, label):
+    result, table = study
+    frame = table[(table["view"] == view) & (table["width_a"] == table["width_b"])]
+    slope, low, _ = jackknife_over_models(frame, lambda rows: np.polyfit(
+        np.log2(rows["width_a"]), rows["mutual_knn"] - rows["untrained"], 1)[0])
+    (check,) = [c for c in result.checks if c.claim.startswith(label)]
+    assert check.passed == (low > 0)
+    assert f"slope {slope:+.4f}" in check.detail

@@ -27,6 +27,19 @@ Pairs are (a) two whole-image networks from different seeds, for every pair of
 widths (``view="full/full"``), and (b) a left-half and a right-half network
 from different seeds, for every pair of widths (``view="left/right"``).
 
+Control: untrained networks. Every network is also read out *before* training,
+at its initialisation, on the same test images: an untrained network of the same
+architecture, width and seed. Random networks of growing width converge to one
+kernel of the input (the infinite-width limit of a random ReLU network), so their
+alignment rises with width too, with no competence at all. The claim that
+alignment rises with competence holds only where the trained networks' alignment
+rises faster than the untrained ones': the *excess* ``trained - untrained`` of
+each same-width pair (the same two seeds, before and after training) must rise
+with width. It is summarised by the slope of the excess on ``log2(width)`` over
+the same-width pairs, with a 95% interval from a jackknife over the seeds
+(:func:`repalign.studies._stats.jackknife_over_models`; each seed is left out
+with every pair it enters).
+
 Chance. For unrelated representations each of the ``k`` neighbours of ``i`` in
 ``X`` is among its ``k`` neighbours in ``Y`` with probability ``k / (n - 1)``,
 so the expected alignment is ``k / (n - 1)`` (0.022 for ``k = 10`` and the 450
@@ -37,8 +50,10 @@ analytic value is checked against it.
 Checks, on this run's numbers: alignment between same-width networks rises with
 width (Spearman's rho over pairs > 0), alignment with the widest networks rises
 with the width of the other network, the cross-view alignment of same-width
-left/right networks rises with width too, every pair lies far above the
-permutation chance level, and that level matches ``k / (n - 1)``.
+left/right networks rises with width too, each of the two same-width rises
+exceeds the untrained networks' (the slope of the excess has its interval above
+0), every pair lies far above the permutation chance level, and that level
+matches ``k / (n - 1)``.
 
 References
 ----------
@@ -54,6 +69,7 @@ from itertools import combinations, product
 import numpy as np
 
 from ._frame import Check, Outcome, Study, StudyConfig, register
+from ._stats import jackknife_over_models
 
 __all__ = ["Platonic"]
 
@@ -79,7 +95,12 @@ def _network_seed(seed: int, view: str, width: int, replicate: int) -> int:
 
 
 def _train_family(split, view: str, width: int, replicate: int, *, seed: int, epochs: int):
-    """Train one network on ``view``; return its held-out penultimate layer and accuracy."""
+    """Train one network on ``view``.
+
+    Returns its held-out penultimate layer after training, its held-out
+    accuracy, and the same layer read out at its initialisation (the untrained
+    control).
+    """
     import torch
 
     import repalign
@@ -91,11 +112,12 @@ def _train_family(split, view: str, width: int, replicate: int, *, seed: int, ep
     torch.manual_seed(net_seed)
     X_view = _view(X_train, view)
     net = mlp([X_view.shape[1], width, width, 10])
+    X_held_out = torch.as_tensor(_view(X_test, view))
+    untrained = repalign.extract(net, X_held_out, layers=["fc2"], progress=False)["fc2"]
     train(net, X_view, y_train, seed=net_seed, epochs=epochs, batch_size=BATCH)
-    acts = repalign.extract(net, torch.as_tensor(_view(X_test, view)), layers=["fc2", "out"],
-                            progress=False)
+    acts = repalign.extract(net, X_held_out, layers=["fc2", "out"], progress=False)
     accuracy = float(np.mean(acts["out"].argmax(axis=1) == y_test))
-    return acts["fc2"].astype(np.float64), accuracy
+    return acts["fc2"].astype(np.float64), accuracy, untrained.astype(np.float64)
 
 
 def _pairs(view_a: str, view_b: str, widths, n_seeds: int):
@@ -121,7 +143,8 @@ def _compare(nets, config, *, n: int) -> list:
 
     chance = K / (n - 1)
     measure = repalign.get("mutual_knn", k=K)
-    states = {key: measure.prepare(X) for key, (X, _) in nets.items()}
+    states = {key: measure.prepare(X) for key, (X, _, _) in nets.items()}
+    untrained = {key: measure.prepare(X0) for key, (_, _, X0) in nets.items()}
     rows = []
     rng = np.random.default_rng(config.seed)
     for view_a, view_b in PAIRINGS:
@@ -131,6 +154,7 @@ def _compare(nets, config, *, n: int) -> list:
             row = {"view": f"{view_a}/{view_b}", "width_a": wa, "width_b": wb,
                    "seed_a": sa, "seed_b": sb, "seed_pair": f"{sa}-{sb}",
                    "mutual_knn": measure.pair(states[a], states[b]),
+                   "untrained": measure.pair(untrained[a], untrained[b]),
                    "null_mean": np.nan, "p_value": np.nan, "chance": chance,
                    "accuracy_a": nets[a][1], "accuracy_b": nets[b][1], "k": K, "n_stimuli": n}
             if (wa, wb) not in tested:  # the permutation null of one seed pair per width pair
@@ -141,6 +165,28 @@ def _compare(nets, config, *, n: int) -> list:
                 row.update(null_mean=result.null_mean, p_value=result.p_value)
             rows.append(row)
     return rows
+
+
+def _excess_slope(rows) -> float:
+    """Least-squares slope of ``mutual_knn - untrained`` on ``log2(width_a)``."""
+    return float(np.polyfit(np.log2(rows["width_a"]), rows["mutual_knn"] - rows["untrained"],
+                            1)[0])
+
+
+def _beyond_untrained(frame, label: str):
+    """The check that a same-width rise with width exceeds the untrained networks'."""
+    slope, low, high = jackknife_over_models(frame, _excess_slope)
+    trained = frame.groupby("width_a")["mutual_knn"].mean()
+    untrained = frame.groupby("width_a")["untrained"].mean()
+    rho = _spearman(frame["width_a"], frame["untrained"])
+    return Check(
+        f"{label}: alignment rises with competence beyond what untrained networks of the same "
+        "architectures show (the slope of trained - untrained mutual k-NN on log2 width has "
+        "its 95% interval above 0)", low > 0,
+        f"slope {slope:+.4f} per doubling [{low:+.4f}, {high:+.4f}] (jackknife over seeds); "
+        f"untrained networks rise with width too (Spearman rho {rho:+.2f}); by width, trained "
+        "/ untrained: " + ", ".join(f"{w}: {trained[w]:.3f} / {untrained[w]:.3f}"
+                                    for w in trained.index))
 
 
 def _checks(table, widths, chance):
@@ -173,6 +219,8 @@ def _checks(table, widths, chance):
               "with width", rho_cross > 0,
               f"Spearman rho = {rho_cross:.2f} over {len(same_cross)} pairs; means: "
               f"{means(same_cross)}"),
+        _beyond_untrained(same, "whole images, same width"),
+        _beyond_untrained(same_cross, "left half vs right half, same width"),
         Check("every pair is far above chance (at least 3 times k / (n - 1))",
               bool(ratio.min() >= 3),
               f"smallest mutual_knn = {table['mutual_knn'].min():.3f} = "
@@ -220,8 +268,9 @@ class Platonic(Study):
     ``p_value`` (permutation chance level and one-sided p-value, from
     :func:`repalign.compare` for the first seed pair of each width pair and
     view; empty elsewhere), ``chance`` (``k / (n - 1)``), ``accuracy_a``,
-    ``accuracy_b`` (held-out accuracy of each network on its view), ``k`` and
-    ``n_stimuli``.
+    ``accuracy_b`` (held-out accuracy of each network on its view), ``untrained``
+    (``mutual_knn`` between the same two networks at their initialisation: the
+    control), ``k`` and ``n_stimuli``.
     """
 
     name = "platonic"
@@ -245,7 +294,7 @@ class Platonic(Study):
                                                 epochs=config.epochs)
                 for view in VIEWS for width in config.widths for s in range(config.n_seeds)}
         table = pd.DataFrame(_compare(nets, config, n=n))
-        accuracy = pd.DataFrame([(view, w, acc) for (view, w, _), (_, acc) in nets.items()],
+        accuracy = pd.DataFrame([(view, w, acc) for (view, w, _), (_, acc, _) in nets.items()],
                                 columns=["view", "width", "accuracy"])
         return Outcome(table, {"chance": K / (n - 1), "n": n, "n_train": len(split[0]),
                                "accuracy": accuracy.pivot_table(
@@ -262,17 +311,20 @@ class Platonic(Study):
         chance, n = outcome.details["chance"], outcome.details["n"]
         full, cross = (table[(table["view"] == v) & (table["width_a"] == table["width_b"])]
                        for v in ("full/full", "left/right"))
-        lines = ["| width | mKNN whole/whole | mKNN left/right | acc. whole | acc. left | "
-                 "acc. right |", "|---|---|---|---|---|---|"]
+        lines = ["| width | mKNN whole/whole | untrained | mKNN left/right | untrained | "
+                 "acc. whole | acc. left | acc. right |", "|---|---|---|---|---|---|---|---|"]
         for w in config.widths:
             lines.append(
                 f"| {w} | {full[full['width_a'] == w]['mutual_knn'].mean():.3f} | "
+                f"{full[full['width_a'] == w]['untrained'].mean():.3f} | "
                 f"{cross[cross['width_a'] == w]['mutual_knn'].mean():.3f} | "
+                f"{cross[cross['width_a'] == w]['untrained'].mean():.3f} | "
                 f"{acc.loc[w, 'full']:.3f} | {acc.loc[w, 'left']:.3f} | "
                 f"{acc.loc[w, 'right']:.3f} |")
         return "\n".join([
-            f"Mean mutual {K}-NN of same-width pairs (different seeds) and mean held-out "
-            "accuracy:", "", *lines, "",
+            f"Mean mutual {K}-NN of same-width pairs (different seeds), trained and untrained "
+            "(the same networks at initialisation), and mean held-out accuracy:", "", *lines,
+            "", _verdict(full, cross), "",
             f"Chance: k/(n-1) = {chance:.4f} (n = {n}); mean permutation null "
             f"{table['null_mean'].mean():.4f} ({config.n_permutations} permutations, first "
             "seed pair of each width pair).",
@@ -291,9 +343,28 @@ batch {BATCH}, {epochs} epochs). Representation: the penultimate layer `fc2` (be
 ReLU) on the {n} test images. Measure: `mutual_knn` (k = {K}, cosine neighbours) via
 `repalign.get("mutual_knn")` (each network prepared once); the chance level from
 `repalign.compare` with {n_permutations} stimulus permutations for the first seed pair of
-each width pair. Pairs: every two whole-image networks from different seeds (all width pairs),
-and every left-half network with every right-half network from a different seed.
+each width pair. Control: every pair also compared at initialisation (untrained networks of
+the same architectures and seeds); the slope of trained - untrained on log2 width with a
+jackknife-over-seeds 95% interval. Pairs: every two whole-image networks from different
+seeds (all width pairs), and every left-half network with every right-half network from a
+different seed.
 """
+
+
+def _verdict(full, cross) -> str:
+    """Markdown: where the rise with width exceeds the untrained networks', measured."""
+    parts = []
+    for label, frame in (("whole images", full), ("left/right halves", cross)):
+        trained = _spearman(frame["width_a"], frame["mutual_knn"])
+        untrained = _spearman(frame["width_a"], frame["untrained"])
+        slope, low, high = jackknife_over_models(frame, _excess_slope)
+        verdict = "reproduced" if low > 0 else "not shown"
+        parts.append(f"{label}: trained alignment rises with width (rho {trained:+.2f}), "
+                     f"untrained alignment too (rho {untrained:+.2f}); the excess rises by "
+                     f"{slope:+.4f} per doubling [{low:+.4f}, {high:+.4f}]: rise with "
+                     f"competence beyond untrained networks {verdict}")
+    return ("Against the untrained control (same architectures and seeds, before training): "
+            + "; ".join(parts) + ".")
 
 
 def _figure(table, widths, chance):
@@ -323,10 +394,13 @@ def _figure(table, widths, chance):
         f"whole images, vs width {max(widths)}": full[full["width_b"] == max(widths)],
         "left half vs right half, same width": cross[cross["width_a"] == cross["width_b"]],
     }
-    for label, frame in curves.items():
+    for (label, frame), colour in zip(curves.items(), ("C0", "C1", "C2")):
         stats = frame.groupby("width_a")["mutual_knn"].agg(["mean", "std"])
         right.errorbar(stats.index, stats["mean"], yerr=stats["std"], marker="o", capsize=3,
-                       label=label)
+                       label=label, color=colour)
+        if "same width" in label:
+            right.plot(stats.index, frame.groupby("width_a")["untrained"].mean(), ls=":",
+                       marker="x", color=colour, label=f"{label}, untrained")
     right.axhline(chance, color="grey", linestyle="--", label=f"chance k/(n-1) = {chance:.3f}")
     right.set_xscale("log", base=2)
     right.set_xticks(widths, widths)
