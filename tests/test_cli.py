@@ -93,6 +93,12 @@ def test_compare_prints_values_and_statistics(tmp_path):
                                 "0"])
     assert stats.exit_code == 0 and "PairResult: cka" in stats.output and "p " in stats.output
     assert "jackknife interval of the population value" in stats.output
+    auto = runner.invoke(app, ["compare", str(tmp_path / "a.npy"), str(tmp_path / "b.npy"),
+                               "-m", "rsa", "-m", "procrustes", "--interval", "auto"])
+    assert auto.exit_code == 0, auto.output
+    first, second = auto.output.split("PairResult: procrustes")
+    assert "jackknife interval of the population value" in first
+    assert "no interval: the jackknife interval's coverage for procrustes" in second
     boot = runner.invoke(app, ["compare", str(tmp_path / "a.npy"), str(tmp_path / "b.npy"),
                                "--interval", "bootstrap", "--bootstrap", "19", "--seed", "0"])
     assert boot.exit_code == 0 and "19 resamples" in boot.output

@@ -329,8 +329,10 @@ def compare(
                                      help="Permutations for a p-value (0: none)."),
     interval: str = typer.Option(
         "none", "--interval",
-        help="none | jackknife (bias-corrected interval of the population value, the "
-             "library default) | bootstrap (percentile interval of --bootstrap resamples)."),
+        help="none | auto (the library default: the jackknife interval of the population "
+             "value where its coverage was measured to hold, else none and why) | jackknife "
+             "(whatever its coverage, with a warning) | bootstrap (percentile interval of "
+             "--bootstrap resamples)."),
     bootstrap: int = typer.Option(1000, "--bootstrap", min=1,
                                   help="Resamples of --interval bootstrap."),
     seed: Optional[int] = typer.Option(None, "--seed", min=0),
@@ -339,13 +341,13 @@ def compare(
 
     Example:
 
-        repalign compare A.npy B.npy -m cka -m rsa:compare=pearson --interval jackknife
+        repalign compare A.npy B.npy -m cka -m rsa:compare=pearson --interval auto
     """
     import repalign
 
-    if interval not in ("none", "jackknife", "bootstrap"):
-        raise typer.BadParameter(f"expected none, jackknife or bootstrap; got {interval!r}",
-                                 param_hint="--interval")
+    if interval not in ("none", "auto", "jackknife", "bootstrap"):
+        raise typer.BadParameter(f"expected none, auto, jackknife or bootstrap; got "
+                                 f"{interval!r}", param_hint="--interval")
 
     specs = [(text, *_measure_spec(text)) for text in measure]
     expected = "a .npy array of shape (n_stimuli, n_features)"
