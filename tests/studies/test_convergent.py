@@ -10,6 +10,7 @@ pd = pytest.importorskip("pandas")
 
 from repalign import studies  # noqa: E402
 from repalign.studies import convergent  # noqa: E402
+from repalign.studies._stats import jackknife_over_models  # noqa: E402
 
 KEYS = ["condition", "layer", "seed_pair", "method"]
 
@@ -102,3 +103,31 @@ def test_rotation_keeps_cka_at_one_and_drops_matching(study):
 def test_rotation_matrix_is_orthogonal():
     Q = convergent._rotation(7, np.random.default_rng(0))
     np.testing.assert_allclose(Q.T @ Q, np.eye(7), atol=1e-12)
+
+
+def _pairs(table, condition):
+    one = table[(table["condition"] == condition) & (table["method"] == "one-to-one")]
+    pairs = one.groupby(["layer", "seed_pair"], sort=False)["correlation"].agg(
+        correlation="mean", near_one=lambda r: np.mean(r > convergent.NEAR_ONE)).reset_index()
+    seeds = pairs["seed_pair"].str.split("-", expand=True)
+    depth = pairs["layer"].map({layer: i for i, layer in enumerate(convergent.LAYERS)})
+    return pairs.assign(seed_a=seeds[0], seed_b=seeds[1], depth=depth, condition=condition)
+
+
+def test_depth_and_training_checks_read_their_jackknife_intervals(study):
+    result, table = study
+    trained = _pairs(table, "trained")
+    _, _, high = jackknife_over_models(
+        trained, lambda rows: np.polyfit(rows["depth"], rows["near_one"], 1)[0])
+    (depth,) = [c for c in result.checks if c.claim.startswith("depth trend")]
+    assert depth.passed == (high < 0)
+    both = pd.concat([trained, _pairs(table, "untrained")])
+    lows = []
+    for layer in convergent.LAYERS:
+        rows = both[both["layer"] == layer]
+        _, low, _ = jackknife_over_models(rows, lambda r: (
+            r[r["condition"] == "trained"]["correlation"].mean()
+            - r[r["condition"] == "untrained"]["correlation"].mean()))
+        lows.append(low)
+    (training,) = [c for c in result.checks if c.claim.startswith("training, not")]
+    assert training.passed == all(low > 0 for low in lows)
