@@ -115,6 +115,10 @@ def test_sentence_transformers_folder_and_instance(folders):
     instance = as_adapter(model.module)
     assert isinstance(instance, SentenceTransformerAdapter)
     assert repalign.layers(instance) == repalign.layers(model)
+    images = np.zeros((2, 8, 8, 3), dtype=np.uint8)
+    with pytest.raises(TypeError, match=r"stimuli: a sentence-transformers model takes texts "
+                                        r"\(a list of str\).*Tensor of shape \(2, 8, 8, 3\)"):
+        repalign.extract(model, images)
 
 
 # --- Hugging Face vision models -----------------------------------------------------------

@@ -360,9 +360,15 @@ class SentenceTransformerAdapter(ModelAdapter):
         return names
 
     def prepare(self, batch, device):
-        if isinstance(batch, list):
+        if isinstance(batch, list) and all(isinstance(text, str) for text in batch):
             tokenize = getattr(self.module, "preprocess", None) or self.module.tokenize
             batch = dict(tokenize(batch))
+        elif not isinstance(batch, dict):
+            shape = getattr(batch, "shape", None)
+            raise TypeError(
+                f"stimuli: a sentence-transformers model takes texts (a list of str) or "
+                f"tokenised inputs (a dict of tensors); got a batch of "
+                f"{type(batch).__name__}" + (f" of shape {tuple(shape)}" if shape else ""))
         inputs = _to_device(batch, device)
         return inputs, _mask_of(inputs)
 
