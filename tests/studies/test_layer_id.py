@@ -45,3 +45,18 @@ def test_linear_cka_beats_chance_and_the_cca_family(study):
     mean = table.groupby("measure")["accuracy"].mean()
     assert mean["cka (linear)"] > table["chance"].iloc[0]
     assert mean["cka (linear)"] >= max(mean[m] for m in layer_id.CCA_FAMILY)
+
+
+def test_asymmetric_measures_are_symmetrised_as_s_plus_s_transpose():
+    import repalign
+
+    rng = np.random.default_rng(0)
+    base = [rng.standard_normal((40, 5)) for _ in range(3)]
+    reps = {f"net{s}/L{i}": base[i - 1] @ rng.standard_normal((5, 5)) + 0.5 * rng.standard_normal(
+        (40, 5)) for s in range(3) for i in range(1, 4)}
+    picks, mean = layer_id._picks(reps, "pwcca", {}, n_nets=3, depth=3)
+    for (A, B), picked in picks.items():
+        S = np.array([[repalign.measure("pwcca", reps[f"net{A}/L{i}"], reps[f"net{B}/L{j}"])
+                       + repalign.measure("pwcca", reps[f"net{B}/L{j}"], reps[f"net{A}/L{i}"])
+                       for j in range(1, 4)] for i in range(1, 4)])
+        np.testing.assert_array_equal(picked, S.argmax(axis=1) + 1)

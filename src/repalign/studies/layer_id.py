@@ -21,6 +21,8 @@ networks (A, B) and a layer ``i`` of A, the measure's pick is
     \\text{accuracy} = \\frac{1}{L} \\sum_{i=1}^{L} [\\text{pick}(A_i) = i],
 
 with chance ``1 / L``. One row per measure and ordered pair of networks.
+Asymmetric measures (``pwcca``, ``linear_regression``, ``ridge``) are
+symmetrised as for Table 2, ``S + S^T``: ``s(A_i, B_j) + s(B_j, A_i)``.
 
 Caveats. The layers keep ``w < n`` units (n held-out images), so CCA is not
 trivially 1, as it would be for ``d >= n`` (every direction of one representation
@@ -116,7 +118,8 @@ def _picks(reps, name, params, n_nets, depth):
     and the measure's mean layer x layer matrix over the pairs."""
     import repalign
 
-    kind = repalign.get(name, **params).kind
+    measure = repalign.get(name, **params)
+    kind = measure.kind
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", repalign.DegenerateWarning)
         frame = repalign.grid(reps, [(name, params)], pairs="across_models").to_dataframe()
@@ -128,6 +131,10 @@ def _picks(reps, name, params, n_nets, depth):
     for A, B in permutations(range(n_nets), 2):
         matrix = np.array([[value[f"net{A}/L{i}", f"net{B}/L{j}"] for j in range(1, depth + 1)]
                            for i in range(1, depth + 1)])
+        if not measure.symmetric:  # Kornblith et al.'s S + S^T
+            matrix = matrix + np.array([[value[f"net{B}/L{j}", f"net{A}/L{i}"]
+                                         for j in range(1, depth + 1)]
+                                        for i in range(1, depth + 1)])
         if kind == "distance":
             matrix = -matrix
         picks[A, B] = np.nanargmax(np.where(np.isnan(matrix), -np.inf, matrix), axis=1) + 1
@@ -228,9 +235,11 @@ class LayerId(Study):
         mean = outcome.table.groupby("measure", sort=False)["accuracy"].mean()
         best_cca = max(CCA_FAMILY, key=lambda m: mean[m])
         return [
-            Check("linear CKA identifies the corresponding layer well above chance (>= 50%)",
-                  bool(mean["cka (linear)"] >= 0.5),
-                  f"linear CKA {mean['cka (linear)']:.0%} against chance {1 / config.depth:.0%}"),
+            Check("linear CKA identifies the corresponding layer almost always (Kornblith et "
+                  f"al. 2019, Table 2: {PAPER['cka (linear)']}%; here at least 90%)",
+                  bool(mean["cka (linear)"] >= 0.9),
+                  f"linear CKA {mean['cka (linear)']:.1%} against chance {1 / config.depth:.0%}"
+                  " (fully connected layers on digits, not the paper's CIFAR-10 CNNs)"),
             Check("linear CKA is at least as accurate as every CCA-based measure",
                   bool(mean["cka (linear)"] >= mean[best_cca]),
                   f"linear CKA {mean['cka (linear)']:.0%}; "
@@ -270,7 +279,8 @@ its own seed, trained with Adam (lr 3e-3, batch 64, {epochs} epochs). Representa
 post-ReLU output of each hidden layer on the {n} test images. `repalign.grid` (pairs
 across networks) with each of: {", ".join(f"`{m}`" for m in measures)}. For each ordered
 pair of networks (A, B) and layer i of A, the layer of B most similar to A's layer i
-(smallest distance for `procrustes`) is the measure's pick; accuracy is the fraction of
+(smallest distance for `procrustes`) is the measure's pick, asymmetric measures symmetrised
+as `s(A_i, B_j) + s(B_j, A_i)` (Kornblith et al.'s S + S^T); accuracy is the fraction of
 layers picked at the right depth.
 """
 
