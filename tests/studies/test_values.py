@@ -149,3 +149,9 @@ def test_unknown_algorithm_is_refused():
     with pytest.raises(ValueError, match="algorithm must be one of"):
         values.kernel_bandit(np.eye(3), np.zeros(3), algorithm="greedy", n_rounds=2, noise=0.1,
                              rng=np.random.default_rng(0))
+
+
+def test_effective_dimension_is_n_for_the_identity_and_1_for_a_rank_one_kernel():
+    assert values._effective_dim(np.eye(7)) == pytest.approx(7)
+    v = np.arange(1.0, 6.0)
+    assert values._effective_dim(np.outer(v, v)) == pytest.approx(1)
