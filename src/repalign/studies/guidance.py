@@ -12,6 +12,20 @@ with guide layer ``floor(3 i / depth)`` and the loss is
 guide is either trained on the same ``n_train`` digits (no extra data) or left
 at its random initialisation; the control replaces the guide's activations by
 fixed Gaussian noise of the same shape per stimulus.
+
+Full run (the defaults: 5 seeds, 100 epochs, 200 training and 450 held-out
+digits, seed 0; 80 s on 2 shared x86_64 cores), held-out accuracy after the
+last epoch, mean and 95% t-interval over seeds: unguided 0.823 ± 0.024,
+trained guide 0.885 ± 0.006, untrained guide 0.895 ± 0.023, random control
+0.100 ± 0.000; held-out cross-entropy 1.129, 0.610, 0.509 and 2.324. All
+three checks pass, in the paper's direction: guidance by a trained or an
+untrained CNN raises the plain MLP's held-out accuracy and lowers its held-out
+loss (the MLP alone fits its training set, loss 0.001, and overfits). The
+random control does not test much: the target never learns the task under it
+(training loss 2.28, chance accuracy), so it fails by not training rather than
+by overfitting, and the check that it helps less than a guide passes
+trivially. One data split and one small data set; the paper's networks,
+data sets and scale are larger.
 """
 
 from __future__ import annotations
