@@ -753,7 +753,7 @@ def _figure(outcome, config):
                 ls="--" if agent == "independent" else "-")
     ax.axhline(1.0, color="k", ls=":", lw=1)
     ax.set(xscale="log", xlabel="rated concepts m", ylabel="held-out error (MSE / var)",
-           title="generalisation to unrated concepts (dotted: predicting the mean)")
+           title="generalisation to unrated concepts (dotted: the prior mean 0)")
     ax.set_xticks(config.train_sizes, [str(m) for m in config.train_sizes])
     ax.minorticks_off()
     fig.tight_layout()
