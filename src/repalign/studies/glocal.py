@@ -194,9 +194,11 @@ def _fit_transform(X, train, T, choices, config, local_weight, seed):
 
 def _fit_scale(X, T, choices):
     """The scale ``c`` of ``c X`` maximising the likelihood of the choices (a log grid)."""
+    from scipy.special import log_softmax
+
     S = _pair_sims(X, T)
     scales = np.geomspace(0.1, 1000, 121)
-    nll = [-np.mean(np.log(_softmax(c * S)[np.arange(len(T)), choices])) for c in scales]
+    nll = [-np.mean(log_softmax(c * S, axis=1)[np.arange(len(T)), choices]) for c in scales]
     return float(scales[int(np.argmin(nll))])
 
 
