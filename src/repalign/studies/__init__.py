@@ -23,6 +23,9 @@ most on two cores; the default is the faithful small-scale version.
 ``brain``          EfficientNet-Lite0 vs human IT, monkey IT and judgments
 ``triplets``       THINGS odd-one-out accuracy against the noise ceiling
 ``guidance``       a deep MLP guided layer by layer by a CNN (Subramaniam 2025)
+``glocal``         gLocal transform to human triplets, AligNet student (2023-24)
+``values``         human-aligned kernels learn (synthetic) values safely (Wynn 2024)
+``fewshot``        human alignment vs few-shot learning (Sucholutsky 2023)
 =================  ===========================================================
 
 A new study is one module: a :class:`Study` subclass decorated with
@@ -37,7 +40,7 @@ from ._frame import Check, Outcome, Study, StudyConfig, StudyResult, register, r
 
 #: The studies, each the name of its module here, in the order of the issue that asked for it.
 STUDIES = ("snr", "superposition", "platonic", "convergent", "relative", "dynamics",
-           "layer_id", "brain", "triplets", "guidance")
+           "layer_id", "brain", "triplets", "guidance", "values", "fewshot", "glocal")
 
 __all__ = ["STUDIES", "Check", "Outcome", "Study", "StudyConfig", "StudyResult", "get",
            "register", "run"]
