@@ -30,6 +30,7 @@ import typer
 from typer.core import TyperGroup
 
 from . import InsufficientMemoryError
+from .studies import STUDIES
 
 #: The exceptions by which the library (and the operating system) refuse the values
 #: given; anything else escaping a command is a bug.
@@ -591,15 +592,15 @@ def export(
 
 @app.command()
 def study(
-    name: str = typer.Argument(..., help="snr | superposition | platonic | convergent | "
-                                         "relative | dynamics | layer_id | brain | triplets"),
+    name: str = typer.Argument(..., help=" | ".join(STUDIES)),
     quick: bool = typer.Option(False, "--quick", help="The under-a-minute version."),
     out: Optional[Path] = typer.Option(None, "--out",
                                        help="Output folder (default: study-NAME)."),
     seed: int = typer.Option(0, "--seed", help="Seed of every random choice."),
     images: Optional[Path] = typer.Option(
-        None, "--images", help="brain only: Kriegeskorte_Neuron2008_supplementalData.mat "
-                               "(the 92 images, not shipped with repalign)."),
+        None, "--images", help="brain only: another copy of "
+                               "Kriegeskorte_Neuron2008_supplementalData.mat (the 92 images; "
+                               "a source checkout ships one)."),
 ) -> None:
     """Reproduce a seed paper's key experiment: results.csv, figure.png, summary.md.
 
