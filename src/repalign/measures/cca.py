@@ -14,6 +14,7 @@ from ..exceptions import DegenerateWarning
 from ._base import Capabilities, Measure, Prepared
 from ._grad import NOT_IMPLEMENTED, projector_scores, requires_grad
 from ._kernels import center_columns, orthonormal_basis, whiten_scatter
+from ._linalg import singular_values
 from .registry import register
 
 __all__ = ["CCA", "SVCCA", "PWCCA", "canonical_correlations", "warn_if_subspaces_forced"]
@@ -64,7 +65,7 @@ def canonical_correlations(a: Prepared, b: Prepared, xp):
     ``Q Q^T`` (:func:`~repalign.measures._grad.spectral_scores`); the
     correlations are then the leading ``min(r_x, r_y)`` singular values.
     """
-    rho = xp.clip(xp.linalg.svdvals(a.data["basis"].T @ b.data["basis"]), max=1)
+    rho = xp.clip(xp.flip(singular_values(a.data["basis"].T @ b.data["basis"], xp)), max=1)
     if "rank" in a.data or "rank" in b.data:
         rho = rho[:min(basis_rank(a), basis_rank(b))]
     return rho

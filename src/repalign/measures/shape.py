@@ -46,6 +46,7 @@ from .._validation import Interval, Options, check_held_out, check_pair
 from ._base import Capabilities, Measure, Prepared
 from ._grad import requires_grad, spectral_scores
 from ._kernels import center_columns, orthonormal_basis, whiten_scatter
+from ._linalg import nuclear_norm
 from .cca import warn_if_subspaces_forced
 from .registry import register
 
@@ -204,7 +205,7 @@ class _ShapeBase(Measure):
         Wa, Wb = a.data["scores"], b.data["scores"]
         if self._alpha == 0:
             warn_if_subspaces_forced(self.name, Wa.shape[1], Wb.shape[1], a.n_stimuli)
-        nuclear = xp.sum(xp.linalg.svdvals(Wa.T @ Wb))
+        nuclear = nuclear_norm(Wa.T @ Wb, xp)
         return self._value(nuclear, a.data["sq_norm"], b.data["sq_norm"], xp)
 
     def _value(self, inner, sa, sb, xp):
