@@ -21,6 +21,7 @@ import os
 import sys
 import time
 import warnings
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -31,7 +32,9 @@ from .._validation import Interval, Options
 from .._version import __version__
 from ..exceptions import DegenerateWarning
 from ..inference.statistics import pair_statistics
+from ..measures import BLOCK_MEMORY
 from ..results import GridResult, canonical_params, measure_fields
+from .budget import StateCache, bounded_tiles, state_bytes
 from .plan import BATCHED_BLOCK, BLOCK, model_of, plan_measures, plan_pairs, tiles
 
 __all__ = ["grid", "pair_seed", "array_hash", "cores"]
@@ -48,7 +51,8 @@ COMMIT_EVERY_S = 1.0
 
 
 def grid(reps, measures, pairs="all", executor: str = "serial", scheduler=None,
-         results=None, stats: dict | None = None) -> GridResult:
+         results=None, stats: dict | None = None,
+         memory_budget: int | None = None) -> GridResult:
     """Compare representations pairwise with one or more measures.
 
     Each representation is prepared once per measure (``L`` preparations), then
@@ -110,6 +114,22 @@ def grid(reps, measures, pairs="all", executor: str = "serial", scheduler=None,
         computed from the prepared states. The random streams of a pair are
         seeded by :func:`pair_seed` from ``seed`` and the pair's identity, so a
         pair's statistics do not depend on the rest of the grid or the executor.
+    memory_budget : None or int, default=None
+        Bytes that the prepared states and the temporaries of the tile
+        products may take (``"serial"`` and ``"threads"`` executors). None
+        holds the states of every representation of a measure at once (4 GB
+        of RDMs for RSA over 1,000 representations of 1,000 stimuli). With a
+        budget, 3/4 of it holds states (:class:`repalign.grid.budget.StateCache`):
+        each representation is prepared once, states that do not fit are
+        pickled to a temporary folder (``TMPDIR``; up to the size of all states
+        of one measure) and read back when a tile needs them, and the tiles are
+        made small enough and swept in panels so that the states of the tiles
+        in progress and of one panel of rows fit; the other quarter bounds
+        each tile product's temporaries (``pair_block``'s ``memory``, shared
+        by the workers). Not counted: the arrays being prepared (one per
+        worker) and a preparation's own temporaries (an n x n distance matrix
+        for RSA), and with ``stats`` the arrays of the tiles in progress. The
+        values are those of the unbounded grid.
 
     Returns
     -------
@@ -127,7 +147,9 @@ def grid(reps, measures, pairs="all", executor: str = "serial", scheduler=None,
         store's arrays have one ``"model/layer"`` name, a measure is
         unknown, ``pairs`` selects nothing or names an unknown representation,
         ``executor`` is unknown, a ``scheduler`` is given without
-        ``executor="dask"``, or a statistic is out of range.
+        ``executor="dask"``, a statistic is out of range, or ``memory_budget``
+        is not a positive integer, is given with ``executor="dask"``, or leaves
+        room for fewer than two states per worker.
 
     Notes
     -----
@@ -170,6 +192,7 @@ def grid(reps, measures, pairs="all", executor: str = "serial", scheduler=None,
         raise ValueError(f"grid: scheduler is used only with executor='dask'; got "
                          f"scheduler={scheduler!r} with executor={executor!r}")
     stats = _check_stats(stats)
+    _check_budget(memory_budget, executor)
     plans = [(m, plan_pairs(source.names, pairs, m.symmetric, models=source.models))
              for m in configured]
     with _result_store(results) as store:
@@ -179,10 +202,15 @@ def grid(reps, measures, pairs="all", executor: str = "serial", scheduler=None,
         if total:
             with _executor(executor, scheduler) as run_tiles, _progress(total) as advance:
                 for (m, _), rows, todo in zip(plans, done, pending):
-                    if todo:
-                        block = BATCHED_BLOCK if m.capabilities.batched_pairs else BLOCK
-                        _Emitter(store, source, m, rows, advance).run(
-                            run_tiles, tiles(todo, block), stats)
+                    if not todo:
+                        continue
+                    block = BATCHED_BLOCK if m.capabilities.batched_pairs else BLOCK
+                    if memory_budget is None:
+                        runner, tile_list = run_tiles, tiles(todo, block)
+                    else:
+                        runner, tile_list = _bounded(m, source, todo, block, memory_budget,
+                                                     executor)
+                    _Emitter(store, source, m, rows, advance).run(runner, tile_list, stats)
     ordered = [rows[p] for (_, planned), rows in zip(plans, done) for p in planned]
     return GridResult(representations=tuple(source.names), rows=tuple(ordered),
                       statistics=stats is not None)
@@ -260,6 +288,7 @@ class _Source:
             # hashlib releases the GIL on large buffers: the arrays are hashed in parallel.
             with ThreadPoolExecutor(cores()) as pool:
                 self.hashes = list(pool.map(array_hash, arrays))
+            self.widths = [int(shape[1]) for shape in shapes]
             self.load = arrays.__getitem__
         elif hasattr(reps, "list") and hasattr(reps, "read") and hasattr(reps, "attrs"):
             keys = reps.list()  # in the store's order: the order its arrays were created
@@ -269,7 +298,10 @@ class _Source:
             self.names = [f"{model}/{layer}" for model, layer in keys]
             self.models = [model for model, _ in keys]
             _check_distinct_names(keys, self.names)
-            _check_stimulus_counts(reps, keys, self.names)
+            shapes = [tuple(reps.shape(*key) if hasattr(reps, "shape") else reps.read(*key).shape)
+                      for key in keys]
+            _check_stimulus_counts([int(shape[0]) for shape in shapes], self.names)
+            self.widths = [int(shape[1]) for shape in shapes]
             attrs = [reps.attrs(*key) for key in keys]
             _check_stimulus_ids(attrs, self.names)
             self.hashes = [a["content_hash"] for a in attrs]
@@ -292,10 +324,8 @@ def _check_distinct_names(keys, names) -> None:
         first[name] = key
 
 
-def _check_stimulus_counts(store, keys, names) -> None:
+def _check_stimulus_counts(counts, names) -> None:
     """Refuse arrays of an ActivationStore of unequal stimulus counts (read from metadata)."""
-    counts = [int((store.shape(*key) if hasattr(store, "shape") else store.read(*key).shape)[0])
-              for key in keys]
     if len(set(counts)) > 1:
         raise ValueError(
             "grid: the arrays of the ActivationStore hold different numbers of stimuli: "
@@ -331,6 +361,20 @@ def _grouped(values, names, shown: int = 5) -> str:
         more = f" and {len(members) - shown} more" if len(members) > shown else ""
         parts.append(f"{value} in {listed}{more}")
     return "; ".join(parts)
+
+
+def _check_budget(memory_budget, executor) -> None:
+    if memory_budget is None:
+        return
+    if isinstance(memory_budget, bool) or not isinstance(memory_budget, (int, np.integer)):
+        raise TypeError(f"grid: memory_budget must be None or an int (bytes); got "
+                        f"{type(memory_budget).__name__}")
+    if memory_budget <= 0:
+        raise ValueError(f"grid: memory_budget must be a positive number of bytes; got "
+                         f"{memory_budget}")
+    if executor == "dask":
+        raise ValueError("grid: memory_budget is used with executor='serial' or 'threads'; "
+                         "got executor='dask' (size the Dask workers' memory instead)")
 
 
 def _check_stats(stats):
@@ -441,16 +485,17 @@ class _Emitter:
 
 
 # ---------------------------------------------------------------------- the work
-def _pair_values(m, pairs, states, arrays, stats, hashes) -> list:
+def _pair_values(m, pairs, states, arrays, stats, hashes, memory=BLOCK_MEMORY) -> list:
     """``(i, j, row fields, reason)`` for each pair of one tile (runs on a worker).
 
     The values come from one :meth:`~repalign.Measure.pair_block` of the tile's
     states; a row's ``seconds`` is its share of the block's time plus its own
-    statistics (permutations and bootstrap stay per pair).
+    statistics (permutations and bootstrap stay per pair); ``memory`` bounds the
+    block's temporaries.
     """
     params = canonical_params(m.params)
     start = time.perf_counter()
-    values = _tile_values(m, pairs, states)
+    values = _tile_values(m, pairs, states, memory)
     share = (time.perf_counter() - start) / len(pairs)
     out = []
     for i, j in pairs:
@@ -472,7 +517,7 @@ def _pair_values(m, pairs, states, arrays, stats, hashes) -> list:
     return out
 
 
-def _tile_values(m, pairs, states) -> dict:
+def _tile_values(m, pairs, states, memory=BLOCK_MEMORY) -> dict:
     """``(value, reason)`` by pair: one ``pair_block`` of the tile's rows and columns.
 
     The block's rows are the tile's first representations and its columns the
@@ -504,7 +549,7 @@ def _tile_values(m, pairs, states) -> dict:
     states_a = [states[r] for r in rows]
     try:
         block = m.pair_block(states_a, states_a if cols == rows else [states[c] for c in cols],
-                             mask)
+                             mask, memory=memory)
     except ValueError:
         out.update({(i, j): _value(m, states[i], states[j]) for i, j in good})
     else:
@@ -583,6 +628,49 @@ def _run_threads(m, source, tile_list, stats, emit):
                                source.hashes) for tile in tile_list]
         for future in futures:  # in the plan's order, as the serial executor
             emit(future.result())
+
+
+def _bounded(m, source, todo, block, budget, executor):
+    """The runner and tiles of one measure within ``budget`` bytes (see ``memory_budget``)."""
+    workers = 1 if executor == "serial" else max(1, cores())
+    memory = max(1, budget // 4 // workers)
+    widest = max(range(len(source.names)), key=source.widths.__getitem__)
+    per_state = state_bytes(_prepare(m, source.load(widest)))
+    tile_list = bounded_tiles(todo, block, budget - budget // 4, per_state, workers,
+                              who=m.name)
+    workers = max(1, min(workers, len(tile_list)))
+
+    def run(m, source, tile_list, stats, emit):
+        with StateCache(lambda r: _prepare(m, source.load(r)), tile_list,
+                        budget - budget // 4) as cache:
+            if workers == 1:
+                for k, tile in enumerate(tile_list):
+                    emit(_bounded_tile(m, source, tile, cache.acquire(k), stats, memory))
+                    cache.release(k)
+                return
+            with _pinned_pool(workers) as pool:
+                in_flight = deque()
+                for k, tile in enumerate(tile_list):
+                    in_flight.append((k, pool.submit(_bounded_tile, m, source, tile,
+                                                     cache.acquire(k), stats, memory)))
+                    if len(in_flight) == workers:
+                        _emit_first(in_flight, cache, emit)
+                while in_flight:  # in the plan's order, as the serial executor
+                    _emit_first(in_flight, cache, emit)
+
+    return run, tile_list
+
+
+def _bounded_tile(m, source, tile, states, stats, memory):
+    """One tile of a bounded grid: its arrays are read only where statistics need them."""
+    arrays = None if stats is None else {r: source.load(r) for r in tile.reps}
+    return _pair_values(m, tile.pairs, states, arrays, stats, source.hashes, memory)
+
+
+def _emit_first(in_flight, cache, emit) -> None:
+    k, future = in_flight.popleft()
+    emit(future.result())
+    cache.release(k)
 
 
 def cores() -> int:
