@@ -147,39 +147,49 @@ def part_cka20(L, n, d, repeats, sample):
 
 
 def procrustes_anatomy(reps, repeats):
-    """One procrustes pair of median width: its GEMM against its singular values,
-    and a tile's cross products as one stacked GEMM against one GEMM per pair."""
+    """One procrustes pair of median width: its GEMM, the singular values of the
+    product by LAPACK's SVD, and the measure's own ``prepare`` and ``pair``, which
+    bound what any grid can gain over the loop; and a tile's cross products as one
+    stacked GEMM against one GEMM per pair."""
     arrays = list(reps.values())
     mid = sorted(arrays, key=lambda X: X.shape[1])[len(arrays) // 2]
     W = mid - mid.mean(0)
     n, d = W.shape
     t_gemm, C = best_time(lambda: W.T @ W[:, ::-1], repeats)
     t_svd, _ = best_time(lambda: np.linalg.svd(C, compute_uv=False), repeats)
+    m = repalign.get("procrustes")
+    t_prepare, a = best_time(lambda: m.prepare(mid), repeats)
+    b = m.prepare(mid[:, ::-1] + 0.1)
+    t_pair, _ = best_time(lambda: m.pair(a, b), repeats)
     tile = [X - X.mean(0) for X in arrays[:8]]
     t_pairs, _ = best_time(lambda: [A.T @ B for i, A in enumerate(tile) for B in tile[i:]],
                            repeats)
     F = np.concatenate(tile, axis=1)
     t_stacked, _ = best_time(lambda: F.T @ F, repeats)
+    bound = (2 * t_prepare + t_pair) / t_pair
     return [
         f"Anatomy of one procrustes pair (n={n}, d_x = d_y = {d}): X_c^T Y_c "
-        f"({gemm(d, n, d) / 1e9:.2f} GFLOP) {t_gemm * 1e3:.0f} ms; singular values of the "
-        f"{d} x {d} product {t_svd * 1e3:.0f} ms. For a tile of 8 representations, the 36 "
-        f"cross products one GEMM at a time take {t_pairs * 1e3:.0f} ms, and as one "
-        f"stacked SYRK [W_1..W_8]^T [W_1..W_8] {t_stacked * 1e3:.0f} ms: stacking saves at "
-        "most the GEMM share of a pair, while the singular values (LAPACK bidiagonalisation, "
-        "mostly matrix-vector work) stay per pair. A procrustes prepare (centring, for d <= n) "
-        "is O(n d), so the loop repeats almost nothing the grid saves: its loop / grid ratio "
-        "stays near 1, and it bounds the overall ratio.",
+        f"({gemm(d, n, d) / 1e9:.2f} GFLOP) {t_gemm * 1e3:.0f} ms; LAPACK's singular "
+        f"values of the {d} x {d} product {t_svd * 1e3:.0f} ms; the measure's `pair` (the "
+        f"product and its nuclear norm from the eigenvalues of its {d} x {d} Gram) "
+        f"{t_pair * 1e3:.0f} ms and one `prepare` {t_prepare * 1e3:.0f} ms. For a tile of 8 "
+        f"representations, the 36 cross products one GEMM at a time take "
+        f"{t_pairs * 1e3:.0f} ms, and as one stacked SYRK [W_1..W_8]^T [W_1..W_8] "
+        f"{t_stacked * 1e3:.0f} ms. With n > d every pair needs its own d_x x d_y cross "
+        "product (n d_x d_y flops: no factorisation done once per representation shortens "
+        "it) and a decomposition of it, while a prepare (centring) is O(n d): a grid can "
+        "save at most the two prepares of the loop, so loop / grid <= (2 prepare + pair) "
+        f"/ pair = **{bound:.2f}** for this pair.",
         "",
     ]
 
 
-def part_measures(L, n, sample, dask, repeats):
+def part_measures(L, n, sample, dask, repeats, measures=tuple(MEASURES)):
     reps = make_reps(L, n, np.linspace(256, 1024, L).astype(int))
     rate_size = 2048
     rate_before, _ = gemm_rate(rate_size, 3)
     t_grid, t_pairing, t_loop, t_dask, values = {}, {}, {}, {}, {}
-    for name in MEASURES:  # one grid per measure, to report each measure's ratio
+    for name in measures:  # one grid per measure, to report each measure's ratio
         t = time.perf_counter()
         result = repalign.grid(reps, [name])
         t_grid[name] = time.perf_counter() - t
@@ -188,24 +198,24 @@ def part_measures(L, n, sample, dask, repeats):
     rate = max(rate_before, gemm_rate(rate_size, 3)[0])
     keys = list(values)
     sampled = {}
-    for name in MEASURES:
+    for name in measures:
         mine = [key for key in keys if key[2] == name]
         t_loop[name], sampled[name] = loop_time(reps, mine, values,
                                                 round(sample * len(mine) / len(keys)))
     if dask:
-        for name in MEASURES:
+        for name in measures:
             t = time.perf_counter()
             result = repalign.grid(reps, [name], executor="dask")
             t_dask[name] = time.perf_counter() - t
             for r in result.rows:
                 assert same(r["value"], values[r["a"], r["b"], name]), r
     for times in (t_grid, t_pairing, t_loop, t_dask):
-        if times:
-            times["all three"] = sum(times.values())
+        if len(times) > 1:
+            times[f"all {len(times)}"] = sum(times.values())
     timed = sum(sampled.values())
     loop_note = ("all pairs" if timed == len(values) else
-                 f"{timed} random pairs timed ({', '.join(f'{sampled[m]} {m}' for m in MEASURES)}"
-                 f"), each measure's time scaled to its {len(values) // len(MEASURES)} pairs")
+                 f"{timed} random pairs timed ({', '.join(f'{sampled[m]} {m}' for m in measures)}"
+                 f"), each measure's time scaled to its {len(values) // len(measures)} pairs")
     dask_head = " dask s (2 workers) | grid / dask |" if dask else ""
     dask_rule = "---:|---:|" if dask else ""
 
@@ -213,11 +223,11 @@ def part_measures(L, n, sample, dask, repeats):
         return f" {t_dask[name]:.3g} | {t_grid[name] / t_dask[name]:.2f} |" if dask else ""
 
     return [
-        f"## Grid engine: {L} representations, n={n}, d 256..1024, {', '.join(MEASURES)} "
+        f"## Grid engine: {L} representations, n={n}, d 256..1024, {', '.join(measures)} "
         "(benchmarks/grid.py, part measures)",
         "",
         *header(rate, rate_size),
-        f"- {len(values)} pair values ({L * (L + 1) // 2} unordered pairs x {len(MEASURES)} "
+        f"- {len(values)} pair values ({L * (L + 1) // 2} unordered pairs x {len(measures)} "
         f"measures); grid{', dask' if dask else ''} and loop agree to 1e-12",
         "",
         "| measure | loop s | grid s (serial) | of which pairing s | loop / grid |"
@@ -232,7 +242,7 @@ def part_measures(L, n, sample, dask, repeats):
         "`seconds` summed (the rest is preparation)"
         + ("; dask = the same on a LocalCluster of 2 in-process workers." if dask else "."),
         "",
-        *procrustes_anatomy(reps, repeats),
+        *(procrustes_anatomy(reps, repeats) if "procrustes" in measures else []),
     ]
 
 
@@ -246,6 +256,8 @@ def main():
     parser.add_argument("--n", type=int, default=3000, help="part measures: stimuli")
     parser.add_argument("--loop-sample", type=int, default=0,
                         help="time the loops on this many random pairs and scale (0: all)")
+    parser.add_argument("--measures", default=",".join(MEASURES),
+                        help="part measures: comma-separated subset of " + ", ".join(MEASURES))
     parser.add_argument("--no-dask", action="store_true", help="skip the Dask runs")
     parser.add_argument("--repeats", type=int, default=3,
                         help="timed calls of part cka20 (the minimum is reported)")
@@ -262,7 +274,8 @@ def main():
             lines += part_cka20(L, n, d, args.repeats, args.loop_sample or 40)
         if args.part in ("all", "measures"):
             L, n = (10, 500) if args.quick else (args.reps, args.n)
-            lines += part_measures(L, n, args.loop_sample, not args.no_dask, args.repeats)
+            lines += part_measures(L, n, args.loop_sample, not args.no_dask, args.repeats,
+                                   tuple(args.measures.split(",")))
     text = "\n".join(lines)
     print(text)
     if args.out:

@@ -325,6 +325,33 @@ def floor_linear_regression(n, dx, dy, **_):
     return {"QR+Q of X": qr_with_q(n, dx), "Q^T Y (gemm)": gemm(min(n, dx), n, dy)}
 
 
+#: Each floor as a formula in n, dx, dy (p = min(n, d), k = min(px, py), m = max(px, py)),
+#: printed beside the measure's ratio. qr(a, b) = 2 a b^2 - 2 b^3/3 (R only; twice that
+#: with the thin Q), sv(a, b) = 4 a b^2 - 4 b^3/3 (singular values), svu(a, b) =
+#: 14 a b^2 - 2 b^3 (values and U), svuv(a, b) = 6 a b^2 + 20 b^3 (values, U and V).
+FORMULAS = {
+    floor_cka_linear: "min(2 n dx dy + n dx^2 + n dy^2, n^2 dx + n^2 dy)",
+    floor_gram_pair: "n^2 dx + n^2 dy",
+    floor_cca: "2 qr(n, dx) + 2 qr(n, dy) + 2 n px py + sv(m, k)",
+    floor_svcca: "2 qr(n, dx) + 2 qr(n, dy) + svu(px, px) + svu(py, py) + 2 n px py "
+                 "+ 2 px py ky + 2 kx px ky + sv(kx, ky)",
+    floor_pwcca: "2 qr(n, dx) + 2 qr(n, dy) + 2 n px py + svu(m, k) + k px^2",
+    floor_procrustes: "2 n px py + sv(m, k) [+ qr(d, n) per side with d > n]",
+    floor_shape_partial: "as svcca with every component kept",
+    floor_cross_product: "2 n dx dy",
+    floor_ridge: "cv (svuv(n', dx) + (a + 2) 2 n' r dy + predictions), n' = n (cv-1)/cv",
+    floor_pls: "cv (svuv(n', dx) + 2 r n' dy + c (9 s^3 + s^2 max(r, dy)) + predictions)",
+    floor_eigenspace_overlap: "2 qr(n, dx) + 2 qr(n, dy) + 2 n px py",
+    floor_gulp: "2 qr(n, dx) + 2 qr(n, dy) + svu(px, px) + svu(py, py) + 2 n px py "
+                "+ 2 px^2 py + 2 px py^2",
+    floor_riemannian: "bases, spectra and cross products of both + (8/3) m'^3, "
+                      "m' = min(n, px + py)",
+    floor_aligned_cosine: "2 n px py + svuv(m, k) + 2 n (px + py) k",
+    floor_row_norms: "2 n (dx + dy)",
+    floor_linear_regression: "2 qr(n, dx) + 2 n px dy",
+}
+
+
 # =====================================================================================
 # The cases: measure configurations with their floor.
 # =====================================================================================
@@ -526,6 +553,7 @@ class Row:
     terms: dict = field(default_factory=dict)
     note: str = ""
     calls: list = field(default_factory=list)
+    formula: str = ""
 
     @property
     def floor_s(self):
@@ -553,7 +581,7 @@ def time_case(case, X, Y, repeats, rate):
     if case.key == "svcca":
         note = f"kept k_x={ranks['kx']}, k_y={ranks['ky']} components"
     return Row(case.label, full, prep, pair, sum(terms.values()), rate, value, terms, note,
-               calls)
+               calls, FORMULAS[case.floor])
 
 
 def time_reference(ref, case, X, Y, repeats, rate):
@@ -574,7 +602,7 @@ def time_reference(ref, case, X, Y, repeats, rate):
     n, dx = X.shape
     terms = case.floor(n, dx, Y.shape[1])
     return Row(ref.label, full, prep, pair, sum(terms.values()), rate, value, terms,
-               f"floor of {case.label}", calls)
+               f"floor of {case.label}", calls, FORMULAS[case.floor])
 
 
 # =====================================================================================
@@ -647,12 +675,14 @@ def table(rows):
 
 
 def details(rows):
-    out = ["| measure | value | timed calls (full/prepare/pair) | floor terms (GFLOP) | note |",
-           "|---|---:|---|---|---|"]
+    out = ["| measure | value | timed calls (full/prepare/pair) | floor formula (flops) "
+           "| floor terms (GFLOP) | note |",
+           "|---|---:|---|---|---|---|"]
     for r in rows:
         terms = ", ".join(f"{k} {v / 1e9:.3g}" for k, v in r.terms.items())
         calls = "/".join(str(c) for c in r.calls)
-        out.append(f"| {r.label} | {r.value:.6g} | {calls} | {terms} | {r.note} |")
+        out.append(f"| {r.label} | {r.value:.6g} | {calls} | {r.formula} | {terms} "
+                   f"| {r.note} |")
     return out
 
 

@@ -7,7 +7,8 @@ half of it matrix-vector work that runs far below the GEMM rate (34 ms for a
 singular values are the eigenvalues of the ``k x k`` Gram ``M^T M`` (or
 ``M M^T``, ``k = min(p, q)``): one SYRK (``max(p, q) k^2`` flops, GEMM speed)
 and a symmetric eigensolver (tridiagonal reduction, ``4 k^3/3`` flops), about
-3x faster than the SVD in all.
+2.8x (k = 649) and 1.7x (k = 1024) faster than the SVD in all
+(one BLAS thread).
 
 Accuracy. A backward-stable eigensolver gives every eigenvalue of ``G = M^T M``
 to an absolute error of about ``eps ||G||_2 = eps s_max^2``, so ``sqrt(lambda_i)``

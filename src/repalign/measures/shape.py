@@ -16,12 +16,16 @@ the best alignment by a rotation (orthogonal Procrustes), so that
 - normalized Bures similarity: :math:`\\|W_x^T W_y\\|_* / (\\|W_x\\|_F \\|W_y\\|_F)`.
 
 Because ``W`` has at most min(n, d) columns, the cost of a pair does not grow
-with the width when features outnumber stimuli.
+with the width when features outnumber stimuli. The nuclear norm is the sum of
+the square roots of the eigenvalues of the smaller Gram of ``W_x^T W_y``
+(:func:`~repalign.measures._linalg.nuclear_norm`: a SYRK and a symmetric
+eigensolver, 1.7-2.8x faster than LAPACK's singular values at d = 1024-649, equal to them to
+about ``50 eps s_max`` each).
 
 Precision. Every measure here takes ``dtype`` (None keeps the input's
-precision; ``"float32"`` casts each representation at ``prepare``, about 1.3x
-faster: the singular values of the cross product dominate and LAPACK's run
-at a similar rate in both precisions). Measured relative error against float64
+precision; ``"float32"`` casts each representation at ``prepare``: the cross
+product ``W_x^T W_y`` is then formed in float32, its nuclear norm in float64).
+Measured relative error against float64
 (n=2000, d=256, Gaussian, also with a spectrum decaying over three decades):
 <= 3e-7 for every distance and alpha. Tested <= 1e-5. Near 0 the angular
 distance ``arccos(c)`` magnifies the error of ``c`` to about ``sqrt(2 eps)``
