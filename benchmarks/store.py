@@ -9,25 +9,36 @@ pair including each with itself (L (L + 1) rows per grid), timed
 - ``with``: ``results=`` a new SQLite file (a fresh file for each call);
 - ``resume``: the same call again on the full file (every row found, none computed).
 
-After one untimed call, the calls alternate (without, with, resume)
-``--repeats`` times and the best of each is reported, so the ratio
-``with / without`` comes from one run on one machine. The time spent inside the store's calls (``ResultStore.put_many`` and
-``ResultStore.rows``, timed by wrapping them) is reported beside it, as the
-store's own share of the grid. The values with and without the store are
-asserted equal.
+Each timing is taken in a fresh process that runs the three calls once (after an
+untimed warm-up grid of 4 representations); the processes are repeated
+``--repeats`` rounds and, with ``--before SRC``, alternate between this checkout
+and another version of repalign (``SRC`` is its ``src`` folder, e.g. from
+``git archive``), so every configuration is interleaved with every other in one
+run on one machine, and the medians are reported. Each call's wall time and its
+process CPU time (all threads: the grid's, BLAS's and the store's writer) are
+measured: on a shared machine the CPU ratio is the steadier figure of what the
+store adds. "store s" is the time spent inside the store's methods
+(``ResultStore.put_pairs``, ``put_many``, ``rows``, opening and closing), on
+whichever thread runs them. The values with and without the store are asserted
+equal.
 
 Usage::
 
     python benchmarks/store.py --quick                  # L = 20, 40: seconds
     python benchmarks/store.py --out store.md           # L = 80 and 300 (minutes)
-    PYTHONPATH=/path/to/other/checkout/src python benchmarks/store.py   # another version
+    git archive HEAD src | tar -x -C /tmp/before
+    python benchmarks/store.py --before /tmp/before/src --repeats 5 --threads 1
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import warnings
@@ -35,11 +46,9 @@ from pathlib import Path
 
 import numpy as np
 
-import repalign
-from repalign.store.results import ResultStore
-from measures import blas_threads, cpu_model
-
+HERE = Path(__file__).resolve().parent
 MEASURES = ["cka", "rsa"]
+KINDS = ("without", "with", "resume")
 
 
 def make_reps(L, n, d, seed=0):
@@ -52,12 +61,13 @@ def make_reps(L, n, d, seed=0):
 class StoreClock:
     """Seconds spent inside the wrapped ResultStore methods since the last ``reset``."""
 
-    METHODS = ("put_many", "rows")
+    METHODS = ("put_pairs", "put_many", "rows", "__init__", "close")
 
-    def __init__(self):
+    def __init__(self, ResultStore):
         self.seconds = 0.0
         for name in self.METHODS:
-            setattr(ResultStore, name, self._timed(getattr(ResultStore, name)))
+            if hasattr(ResultStore, name):
+                setattr(ResultStore, name, self._timed(getattr(ResultStore, name)))
 
     def _timed(self, method):
         def timed(store, *args, **kwargs):
@@ -72,81 +82,109 @@ class StoreClock:
         self.seconds = 0.0
 
 
-def timed(call, clock):
-    clock.reset()
-    start = time.perf_counter()
-    out = call()
-    return time.perf_counter() - start, clock.seconds, out
+def child(L, n, d, threads):
+    """One round in this process: without, with, resume; prints a JSON line."""
+    import repalign
+    from measures import blas_threads
+    from repalign.store.results import ResultStore
+
+    warnings.simplefilter("ignore", repalign.DegenerateWarning)
+    clock = StoreClock(ResultStore)
+    reps = make_reps(L, n, d)
+    out = {"src": str(Path(repalign.__file__).parent), "version": repalign.__version__}
+    with blas_threads(threads), tempfile.TemporaryDirectory() as folder:
+        repalign.grid(make_reps(4, n, d), MEASURES)  # imports and first calls
+        path = Path(folder) / "results.db"
+        results = {}
+        for kind in KINDS:
+            store = None if kind == "without" else path
+            clock.reset()
+            wall, cpu = time.perf_counter(), time.process_time()
+            results[kind] = repalign.grid(reps, MEASURES, results=store)
+            out[kind] = [time.perf_counter() - wall, time.process_time() - cpu, clock.seconds]
+            if kind == "with":
+                out["file_bytes"] = sum(p.stat().st_size for p in Path(folder).iterdir())
+        reference = values(results["without"])
+        for kind in ("with", "resume"):
+            assert values(results[kind]).keys() == reference.keys()
+            np.testing.assert_allclose(list(values(results[kind]).values()),
+                                       list(reference.values()), rtol=0, atol=1e-12)
+        out["rows"] = len(results["with"].rows)
+    print(json.dumps(out), flush=True)
 
 
 def values(result):
     return {(r["a"], r["b"], r["measure"]): r["value"] for r in result.rows}
 
 
-def measure_size(L, n, d, repeats, clock, folder):
-    reps = make_reps(L, n, d)
-    repalign.grid(reps, MEASURES)  # untimed: the first call on new arrays is slower
-    best = {"without": (np.inf, 0.0), "with": (np.inf, 0.0), "resume": (np.inf, 0.0)}
-    for k in range(repeats):
-        path = folder / f"results-{L}-{k}.db"
-        runs = {
-            "without": lambda: repalign.grid(reps, MEASURES),
-            "with": lambda: repalign.grid(reps, MEASURES, results=path),
-            "resume": lambda: repalign.grid(reps, MEASURES, results=path),
-        }
-        got = {}
-        for name, call in runs.items():
-            seconds, in_store, got[name] = timed(call, clock)
-            if seconds < best[name][0]:
-                best[name] = (seconds, in_store)
-        reference = values(got["without"])
-        for name in ("with", "resume"):
-            assert values(got[name]).keys() == reference.keys()
-            np.testing.assert_allclose(list(values(got[name]).values()),
-                                       list(reference.values()), rtol=0, atol=1e-12)
-        rows = len(got["with"].rows)
-        size = path.stat().st_size + sum(p.stat().st_size for p in folder.glob(path.name + "-*"))
-        path.unlink()
-        for extra in folder.glob(path.name + "-*"):
-            extra.unlink()
-    return rows, size, best
+def run_child(src, L, n, d, threads):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), str(HERE)])}
+    args = [sys.executable, str(Path(__file__).resolve()), "--child", str(L), "--n", str(n),
+            "--d", str(d)]
+    if threads:
+        args += ["--threads", str(threads)]
+    done = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
+    if done.returncode:
+        sys.exit(f"child ({src}, L={L}) failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def report(sizes, n, d, repeats, threads, clock):
+def report(sizes, n, d, repeats, threads, versions):
     lines = [
-        f"## Result store: grid of cka + rsa with and without `results=` (benchmarks/store.py)",
+        "## Result store: grid of cka + rsa with and without `results=` (benchmarks/store.py)",
         "",
         f"- CPU: {cpu_model()} ({os.cpu_count()} logical cores); load average "
         f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} at the start; Python "
         f"{platform.python_version()}, NumPy {np.__version__}, SQLite "
-        f"{__import__('sqlite3').sqlite_version}, repalign {repalign.__version__} "
-        f"({Path(repalign.__file__).parent})",
+        f"{__import__('sqlite3').sqlite_version}",
         f"- n={n} stimuli, d={d} features, serial grid, BLAS threads: "
-        f"{threads if threads else 'default'}; best of {repeats} alternating calls each",
+        f"{threads if threads else 'default'}; medians of {repeats} rounds, each round one "
+        "fresh process per version running without, with and resume once; versions "
+        "interleaved: " + ", ".join(f"{name} = `{src}`" for name, src in versions),
         "",
-        "| representations | rows | without s | with s | with / without | in store s | "
-        "store / without | resume s | file MB |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| version | representations | rows | without s | with s | **with / without** | "
+        "without CPU s | with CPU s | **CPU with / without** | store s | resume s | file MB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    with tempfile.TemporaryDirectory() as folder:
-        for L in sizes:
-            rows, size, best = measure_size(L, n, d, repeats, clock, Path(folder))
-            (t_without, _), (t_with, in_store), (t_resume, _) = (
-                best["without"], best["with"], best["resume"])
+    for L in sizes:
+        got = {name: [] for name, _ in versions}
+        for round_ in range(repeats):
+            for name, src in versions:
+                got[name].append(run_child(src, L, n, d, threads))
+                print(f"L={L} round {round_} {name}: " + json.dumps(got[name][-1]),
+                      flush=True)
+        for name, _ in versions:
+            runs = got[name]
+
+            def med(kind, k, runs=runs):
+                return statistics.median(r[kind][k] for r in runs)
+
+            ratio = statistics.median(r["with"][0] / r["without"][0] for r in runs)
+            cpu_ratio = statistics.median(r["with"][1] / r["without"][1] for r in runs)
             lines.append(
-                f"| {L} | {rows} | {t_without:.3g} | {t_with:.3g} | "
-                f"**{t_with / t_without:.3f}** | {in_store:.3g} | {in_store / t_without:.3f} | "
-                f"{t_resume:.3g} | {size / 1e6:.1f} |")
+                f"| {name} | {L} | {runs[0]['rows']} | {med('without', 0):.3g} | "
+                f"{med('with', 0):.3g} | **{ratio:.3f}** | {med('without', 1):.3g} | "
+                f"{med('with', 1):.3g} | **{cpu_ratio:.3f}** | {med('with', 2):.3g} | "
+                f"{med('resume', 0):.3g} | "
+                f"{statistics.median(r['file_bytes'] for r in runs) / 1e6:.1f} |")
             print(lines[-1], flush=True)
     lines += [
         "",
         "without = `repalign.grid(reps, ['cka', 'rsa'])`; with = the same with `results=` a new "
-        "file; in store = seconds inside `ResultStore.put_many` and `ResultStore.rows` "
-        "during the `with` call; resume = the call again on the full file (nothing "
-        "computed); file MB = the database with its write-ahead log after the `with` call.",
+        "file; ratios are medians of the per-round ratios; CPU = process CPU time (all "
+        "threads); store s = seconds inside the store's methods during the `with` call, on "
+        "any thread; resume = the call again on the full file (nothing computed); file MB = "
+        "the database with its write-ahead log after the `with` call.",
         "",
     ]
     return lines
+
+
+def cpu_model():
+    sys.path.insert(0, str(HERE))
+    from measures import cpu_model as model
+
+    return model()
 
 
 def main():
@@ -156,18 +194,23 @@ def main():
     parser.add_argument("--quick", action="store_true", help="sizes 20 and 40")
     parser.add_argument("--n", type=int, default=200, help="stimuli")
     parser.add_argument("--d", type=int, default=32, help="features")
-    parser.add_argument("--repeats", type=int, default=2,
-                        help="alternating calls of each kind (the minimum is reported)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="rounds (one process per version each; medians reported)")
     parser.add_argument("--threads", type=int, default=None,
                         help="limit the BLAS threads (needs threadpoolctl)")
+    parser.add_argument("--src", default=str(HERE.parent / "src"),
+                        help="the repalign source folder measured as 'after' (this checkout)")
+    parser.add_argument("--before", help="another repalign source folder, measured as "
+                                         "'before', interleaved with --src")
     parser.add_argument("--out", help="also write the markdown report to this file")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    warnings.simplefilter("ignore", repalign.DegenerateWarning)
+    if args.child is not None:
+        child(args.child, args.n, args.d, args.threads)
+        return
     sizes = [20, 40] if args.quick else args.reps
-    clock = StoreClock()
-    with blas_threads(args.threads):
-        repalign.grid(make_reps(4, args.n, args.d), MEASURES)  # imports and first calls
-        lines = report(sizes, args.n, args.d, args.repeats, args.threads, clock)
+    versions = [("after", args.src)] + ([("before", args.before)] if args.before else [])
+    lines = report(sizes, args.n, args.d, args.repeats, args.threads, versions)
     text = "\n".join(lines)
     print(text)
     if args.out:

@@ -409,12 +409,12 @@ from tests.grid.test_grid import make_reps
 # tiles of up to 2 x 2 representations, each tile stored in one transaction
 run = importlib.import_module("repalign.grid.run")
 run.BATCHED_BLOCK, run.COMMIT_EVERY_S = 2, 0.0
-original = ResultStore.put_many
-def slow_put_many(self, rows):  # tiles reach the store one by one, slowly enough to kill midway
-    stored = original(self, rows)
+original = ResultStore.put_pairs
+def slow_put_pairs(self, *args):  # tiles reach the store one by one, slowly enough to kill midway
+    stored = original(self, *args)
     time.sleep(0.1)
     return stored
-ResultStore.put_many = slow_put_many
+ResultStore.put_pairs = slow_put_pairs
 repalign.grid(make_reps(L=8), ["cka"], results=sys.argv[1])
 """
 

@@ -788,24 +788,24 @@ def case_disk_full_storing_grid_rows(world):
     with world.open() as store:
         for k in range(3):
             store.add("net", f"l{k}", data(k + 1))
-    real = ResultStore.put_many
+    real = ResultStore.put_pairs  # the grid's batch path
     calls = [0]
 
-    def full(self, rows):
+    def full(self, *args):
         calls[0] += 1
         if calls[0] > 2:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return real(self, rows)
+        return real(self, *args)
 
     run = importlib.import_module("repalign.grid.run")
     settings = run.BATCHED_BLOCK, run.COMMIT_EVERY_S
     # one tile per pair, each stored in its own transaction: the disk fills after two
-    ResultStore.put_many, run.BATCHED_BLOCK, run.COMMIT_EVERY_S = full, 1, 0.0
+    ResultStore.put_pairs, run.BATCHED_BLOCK, run.COMMIT_EVERY_S = full, 1, 0.0
     try:
         with world.open("r") as store:
             verdict = _is_enospc(lambda: repalign.grid(store, ["cka"], results=world.results))
     finally:
-        ResultStore.put_many = real
+        ResultStore.put_pairs = real
         run.BATCHED_BLOCK, run.COMMIT_EVERY_S = settings
     world.grid_is_true()
     return verdict

@@ -389,6 +389,52 @@ def test_threads_can_share_one_store(store):
     assert sum(stored) == 50 and len(store) == 50
 
 
+# --- the grid's batch path ---------------------------------------------------------------
+
+FIELDS = {k: make_row()[k] for k in ("measure", "params", "kind", "symmetric", "bound_low",
+                                     "bound_high", "library_version", "created")}
+NAMES, HASHES = ["net/l0", "net/l1", "net/out"], ["h0", "h1", "hout"]
+
+
+def pair_values(row):
+    return {k: row[k] for k in ("value", "ci_low", "ci_high", "p_value", "n_stimuli", "seconds")}
+
+
+@pytest.mark.parametrize("stats", [True, False])
+def test_put_pairs_stores_the_rows_of_put_many(tmp_path, stats):
+    changes = {} if stats else {"ci_low": None, "ci_high": None, "p_value": None}
+    rows = [make_row(0, **changes), make_row(1, **changes, value=math.nan),
+            make_row(0, b="net/l1", hash_b="h1", **changes)]
+    index = {n: k for k, n in enumerate(NAMES)}
+    pairs = [(index[r["a"]], index[r["b"]], pair_values(r)) for r in rows]
+    with ResultStore(tmp_path / "many.db") as many, ResultStore(tmp_path / "pairs.db") as fast:
+        assert many.put_many(rows) == fast.put_pairs(FIELDS, NAMES, HASHES, pairs) == 3
+        assert fast.put_pairs(FIELDS, NAMES, HASHES, pairs[:1]) == 0  # stored already
+        got, expected = fast.to_dataframe(), many.to_dataframe()
+    pd.testing.assert_frame_equal(got, expected)
+
+
+def test_put_pairs_converts_numpy_numbers_and_refuses_bad_ones(store):
+    good = pair_values(make_row(0))
+    numpy_numbers = dict(good, value=np.float32(0.25), n_stimuli=np.int64(7), seconds=1)
+    assert store.put_pairs(FIELDS, NAMES, HASHES, [(0, 2, numpy_numbers)]) == 1
+    row = store.rows()[0]
+    assert (row["value"], row["n_stimuli"], row["seconds"]) == (0.25, 7, 1.0)
+    assert type(row["n_stimuli"]) is int and type(row["seconds"]) is float
+    for change, exc, match in [({"value": math.inf}, ValueError, "value must be finite"),
+                               ({"p_value": 1.5}, ValueError, "p_value must be in"),
+                               ({"n_stimuli": 0}, ValueError, "n_stimuli must be a positive"),
+                               ({"seconds": -1.0}, ValueError, "seconds must be >= 0"),
+                               ({"value": "high"}, TypeError, "value must be a real number")]:
+        with pytest.raises(exc, match=match):  # the whole batch is refused
+            store.put_pairs(FIELDS, NAMES, HASHES, [(1, 2, good), (0, 1, dict(good, **change))])
+        assert len(store) == 1
+    with pytest.raises(ValueError, match=r"fields must have the keys.*missing \['kind'"):
+        store.put_pairs({"measure": "cka", "params": {}}, NAMES, HASHES, [(0, 1, good)])
+    with pytest.raises(TypeError, match=r"names\[1\] must be a non-empty str"):
+        store.put_pairs(FIELDS, ["a", ""], HASHES, [(0, 1, good)])
+
+
 # --- crashes and concurrent processes -----------------------------------------------------
 
 posix_only = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX SIGKILL")

@@ -24,6 +24,7 @@ import warnings
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -104,12 +105,17 @@ def grid(reps, measures, pairs="all", executor: str = "serial", scheduler=None,
         (whatever statistics the stored row has). New rows are written in the
         plan's order, in batches of whole tiles: one transaction once
         ``COMMIT_EVERY_S`` (1) seconds have passed since the last and one at the
-        end, so a killed run loses at most its last second of finished tiles
-        and the tiles in progress, resumes where it stopped, and the store's
-        rows list the representations in the grid's order.
+        end, each written by a background thread while the grid computes on
+        (:meth:`ResultStore.put_pairs <repalign.ResultStore.put_pairs>`; a new
+        file is created on that thread too), so a killed run loses at most its
+        last seconds of finished tiles (those committed are kept) and the tiles
+        in progress, resumes where it stopped, and the store's rows list the
+        representations in the grid's order. ``grid`` returns once every
+        batch is committed.
     stats : None or dict, default=None
         Statistics for every pair: ``n_permutations`` (1000), ``interval``
-        ("auto": the jackknife where its coverage holds), ``n_bootstrap`` (1000, for ``interval="bootstrap"``),
+        ("auto": the jackknife where its coverage holds), ``n_bootstrap`` (1000, for
+        ``interval="bootstrap"``),
         ``seed`` (0) and ``ci`` (0.95), as in :func:`repalign.compare`,
         computed from the prepared states. The random streams of a pair are
         seeded by :func:`pair_seed` from ``seed`` and the pair's identity, so a
@@ -200,7 +206,8 @@ def grid(reps, measures, pairs="all", executor: str = "serial", scheduler=None,
         pending = [[p for p in planned if p not in d] for (_, planned), d in zip(plans, done)]
         total = sum(map(len, pending))
         if total:
-            with _executor(executor, scheduler) as run_tiles, _progress(total) as advance:
+            with _executor(executor, scheduler) as run_tiles, _progress(total) as advance, \
+                    _writing(store) as writer:
                 for (m, _), rows, todo in zip(plans, done, pending):
                     if not todo:
                         continue
@@ -210,7 +217,7 @@ def grid(reps, measures, pairs="all", executor: str = "serial", scheduler=None,
                     else:
                         runner, tile_list = _bounded(m, source, todo, block, memory_budget,
                                                      executor)
-                    _Emitter(store, source, m, rows, advance).run(runner, tile_list, stats)
+                    _Emitter(writer, source, m, rows, advance).run(runner, tile_list, stats)
     ordered = [rows[p] for (_, planned), rows in zip(plans, done) for p in planned]
     return GridResult(representations=tuple(source.names), rows=tuple(ordered),
                       statistics=stats is not None)
@@ -402,6 +409,15 @@ def _result_store(results):
     elif isinstance(results, (str, os.PathLike)):
         from ..store.results import ResultStore
 
+        path = Path(results)
+        if not path.exists() and not path.is_symlink():
+            # Checked here so that a bad path fails before anything is computed.
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not os.access(path.parent, os.W_OK | os.X_OK):
+                raise PermissionError(f"grid: results={str(path)!r} cannot be created: its "
+                                      f"folder {str(path.parent)!r} is not writable")
+            yield _NewFile(path)
+            return
         with ResultStore(results) as store:
             yield store
     elif all(hasattr(results, a) for a in ("put_many", "rows")):
@@ -409,6 +425,23 @@ def _result_store(results):
     else:
         raise TypeError(f"grid: results must be None, a path or a ResultStore; got "
                         f"{type(results).__name__}")
+
+
+@contextlib.contextmanager
+def _writing(store):
+    """A :class:`_Writer` for ``store``, closed (its batches committed) on exit.
+
+    When the grid fails, the batches already handed over are still written and
+    the grid's error is raised, not a later write's.
+    """
+    writer = _Writer(store)
+    try:
+        yield writer
+    except BaseException:
+        with contextlib.suppress(Exception):
+            writer.close()
+        raise
+    writer.close()
 
 
 def _stored(store, m, source, planned) -> dict:
@@ -420,7 +453,7 @@ def _stored(store, m, source, planned) -> dict:
     symmetric measure's pair stored in the other orientation counts; the row
     takes this grid's orientation.
     """
-    if store is None:
+    if store is None or isinstance(store, _NewFile):
         return {}
     stored = {(r["a"], r["b"], r["hash_a"], r["hash_b"]): r
               for r in store.rows(measure=m.name, params=m.params)}
@@ -444,16 +477,19 @@ class _Emitter:
 
     The measure's fields (its name, parameters, kind, symmetry and bounds) are
     formed once and shared by its rows, so the store validates and
-    canonicalises them once. Rows go to the result store in batches of whole
-    tiles, one transaction each (:meth:`ResultStore.put_many`), as soon as
-    ``COMMIT_EVERY_S`` seconds have passed since the last batch and at the end:
-    a killed run keeps every batch it committed and recomputes at most the
-    tiles of its last ``COMMIT_EVERY_S`` seconds and the tiles it was working on.
+    canonicalises them once per batch. Rows go to the result store in batches
+    of whole tiles, one transaction each (:meth:`ResultStore.put_pairs
+    <repalign.store.results.ResultStore.put_pairs>`: the pairs' numbers by
+    representation index; ``put_many`` of whole rows for another store), as
+    soon as ``COMMIT_EVERY_S`` seconds have passed since the last batch and at
+    the end, written by ``writer`` while the next tiles are computed: a killed
+    run keeps every batch it committed and recomputes at most the tiles of its
+    last ``COMMIT_EVERY_S`` seconds, those being written and those in progress.
     """
 
-    def __init__(self, store, source, m, rows: dict, advance):
-        self.store, self.source, self.m, self.rows, self.advance = (store, source, m, rows,
-                                                                    advance)
+    def __init__(self, writer, source, m, rows: dict, advance):
+        self.writer, self.source, self.m, self.rows, self.advance = (writer, source, m, rows,
+                                                                     advance)
         self.fields = {**measure_fields(m), "library_version": __version__}
         self.undefined, self.batch, self.since = [], [], time.monotonic()
 
@@ -466,12 +502,12 @@ class _Emitter:
 
     def emit(self, computed_tile) -> None:
         """Keep the rows of one tile, ``(i, j, row fields, reason)`` per pair, for the store."""
-        names, hashes = self.source.names, self.source.hashes
+        names, hashes, fields = self.source.names, self.source.hashes, self.fields
+        rows, batch = self.rows, self.batch
         for i, j, computed, reason in computed_tile:
-            row = {"a": names[i], "b": names[j], "hash_a": hashes[i], "hash_b": hashes[j],
-                   **self.fields, **computed}
-            self.rows[i, j] = row
-            self.batch.append(row)
+            rows[i, j] = {"a": names[i], "b": names[j], "hash_a": hashes[i],
+                          "hash_b": hashes[j], **fields, **computed}
+            batch.append((i, j, computed))
             if reason is not None:
                 self.undefined.append((names[i], names[j], reason))
         self.advance(len(computed_tile))
@@ -480,8 +516,75 @@ class _Emitter:
 
     def flush(self) -> None:
         batch, self.batch, self.since = self.batch, [], time.monotonic()
-        if self.store is not None and batch:
-            self.store.put_many(batch)
+        if batch:
+            self.writer.put(self.fields, self.source, batch, self.rows)
+
+
+class _Writer:
+    """Writes a grid's batches to its result store on one background thread, in order.
+
+    A batch is handed over as soon as it is complete and written while the
+    grid computes on; at most ``in_flight`` batches wait, so a slow store
+    slows the grid rather than filling memory. A ``ResultStore`` takes a
+    batch as ``put_pairs`` (indices and numbers), another store as
+    ``put_many`` of its rows. A store file that did not exist (:class:`_NewFile`)
+    is created on the thread first, while the grid computes, and closed by
+    :meth:`close`. A failed write (or creation) is raised by the next ``put``
+    or by ``close``; ``close`` waits for every batch handed over, so
+    ``repalign.grid`` returns (or raises) with its rows committed.
+    """
+
+    def __init__(self, store, in_flight: int = 2):
+        from ..store.results import ResultStore
+
+        self.store, self.in_flight, self.pending = store, in_flight, deque()
+        self.pool = None if store is None else ThreadPoolExecutor(
+            1, thread_name_prefix="repalign-results")
+        self.opening = None
+        if isinstance(store, _NewFile):
+            self.opening = self.pool.submit(ResultStore, store.path)
+        self.fast = self.opening is not None or isinstance(store, ResultStore)
+
+    def put(self, fields, source, batch, rows) -> None:
+        if self.store is None:
+            return
+        while self.pending and (self.pending[0].done() or len(self.pending) >= self.in_flight):
+            self.pending.popleft().result()  # raises a failed write here
+        if self.fast:
+            args = ("put_pairs", fields, source.names, source.hashes, batch)
+        else:
+            args = ("put_many", [rows[i, j] for i, j, _ in batch])
+        self.pending.append(self.pool.submit(self._call, *args))
+
+    def _call(self, method, *args):
+        """Runs on the writer's thread, after the store's creation (the thread's first task)."""
+        store = self.store if self.opening is None else self.opening.result()
+        return getattr(store, method)(*args)
+
+    def close(self) -> None:
+        """Wait for every batch handed over, close a store created here; raise the first error."""
+        if self.pool is None:
+            return
+        try:
+            while self.pending:
+                self.pending.popleft().result()
+        finally:
+            for future in self.pending:
+                future.cancel()
+            self.pool.shutdown(wait=True)
+            self.pool = None
+            if self.opening is not None and self.opening.exception() is None:
+                self.opening.result().close()
+        if self.opening is not None:
+            self.opening.result()  # a creation that failed with nothing to write
+
+
+@dataclass(frozen=True)
+class _NewFile:
+    """A result store file that does not exist yet: nothing is stored, so the grid need not
+    wait for its creation (the writer's thread creates it while the grid computes)."""
+
+    path: Path
 
 
 # ---------------------------------------------------------------------- the work
@@ -777,7 +880,7 @@ def _run_dask(client, m, source, tile_list, stats, emit):
 
 @contextlib.contextmanager
 def _progress(total: int):
-    """``advance(k)`` (k more pairs done) of a rich progress bar on a terminal; a no-op elsewhere."""
+    """``advance(k)``: k more pairs done, on a rich progress bar on a terminal (else a no-op)."""
     if not sys.stderr.isatty() or total == 0:
         yield lambda k: None
         return

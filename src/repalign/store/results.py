@@ -149,6 +149,21 @@ _UPGRADE_FROM_2 = (
     "DROP TABLE results_v2",
     f"UPDATE schema_version SET version = {SCHEMA_VERSION}",
 )
+#: The grid's insert: the measure's and the write's ids are literals, one statement per batch.
+_INSERT_PAIRS = ("INSERT OR IGNORE INTO results (a, b, value, ci_low, ci_high, p_value, "
+                 "n_stimuli, seconds, measure, written) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, {measure}, {written})")
+_INSERT_PLAIN = ("INSERT OR IGNORE INTO results (a, b, value, n_stimuli, seconds, measure, "
+                 "written) VALUES (?, ?, ?, ?, ?, {measure}, {written})")
+#: A row inserted after ``id`` ``?`` whose numbers are not those of a valid row (a NaN
+#: is bound as NULL; 9e999 is infinity).
+_BAD_ROW = """SELECT 1 FROM results WHERE id > ? AND NOT (
+    (value IS NULL OR typeof(value) = 'real' AND abs(value) < 9e999)
+    AND (ci_low IS NULL OR typeof(ci_low) = 'real' AND abs(ci_low) < 9e999)
+    AND (ci_high IS NULL OR typeof(ci_high) = 'real' AND abs(ci_high) < 9e999)
+    AND (p_value IS NULL OR typeof(p_value) = 'real' AND p_value BETWEEN 0.0 AND 1.0)
+    AND typeof(n_stimuli) = 'integer' AND n_stimuli >= 1
+    AND typeof(seconds) = 'real' AND seconds >= 0.0 AND seconds < 9e999) LIMIT 1"""
 _INSERT = ("INSERT OR IGNORE INTO results (a, b, measure, value, ci_low, ci_high, p_value, "
            "n_stimuli, seconds, written) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 _KEY_WHERE = " AND ".join(f"{column} = ?" for column in _KEY)
@@ -178,6 +193,41 @@ def _check_number(name: str, value: Any, *, optional: bool, nan_ok: bool,
         allowed = "finite or NaN (undefined)" if nan_ok else "finite"
         raise ValueError(f"{name} must be {allowed}; got {value!r}")
     return value
+
+
+_PAIR_VALUES = operator.itemgetter("value", "ci_low", "ci_high", "p_value", "n_stimuli",
+                                   "seconds")
+
+
+_PAIR_PLAIN = operator.itemgetter("value", "n_stimuli", "seconds")
+_PAIR_STATS = operator.itemgetter("ci_low", "ci_high", "p_value")
+_NO_STATS = (None, None, None)
+_THIRD = operator.itemgetter(2)
+_VALUE_KEYS = ("value", "ci_low", "ci_high", "p_value", "n_stimuli", "seconds")
+
+
+class _Unchecked(Exception):
+    """A batch of :meth:`ResultStore.put_pairs` holds a number to check in Python."""
+
+
+def _check_values(values: tuple) -> tuple:
+    """A pair's values validated, or the error naming the bad one (the slow path)."""
+    value, ci_low, ci_high, p_value, n_stimuli, seconds = values
+    if value is None:
+        raise TypeError("value must be a real number (NaN where undefined); got None")
+    if (isinstance(n_stimuli, bool) or not isinstance(n_stimuli, numbers.Integral)
+            or n_stimuli < 1):
+        raise ValueError(f"n_stimuli must be a positive int; got {n_stimuli!r}")
+    seconds = _check_number("seconds", seconds, optional=False, nan_ok=False)
+    if seconds < 0:
+        raise ValueError(f"seconds must be >= 0; got {seconds!r}")
+    p = _check_number("p_value", p_value, optional=True, nan_ok=True)
+    if p is not None and not 0.0 <= p <= 1.0:
+        raise ValueError(f"p_value must be in [0, 1] or None; got {p!r}")
+    return (_check_number("value", value, optional=False, nan_ok=True),
+            _check_number("ci_low", ci_low, optional=True, nan_ok=True),
+            _check_number("ci_high", ci_high, optional=True, nan_ok=True),
+            p, int(n_stimuli), seconds)
 
 
 def _check_measure_fields(row: Mapping[str, Any]) -> dict:
@@ -245,7 +295,8 @@ class ResultStore(Store):
     ``synchronous=FULL``: every :meth:`put` is one transaction, fsynced before
     it returns, so a process killed at any moment (or a power cut) loses no
     returned row and never leaves a partial one. :meth:`put_many` writes many
-    rows in one transaction and one fsync, for speed. ``INSERT OR IGNORE``
+    rows in one transaction and one fsync, for speed; :meth:`put_pairs` the
+    rows of one measure (a grid's batch) at about 2 µs a row. ``INSERT OR IGNORE``
     against the ``UNIQUE`` key makes concurrent writers of the same key store
     it once; writers wait up to 60 s for each other's locks. One store object
     may be shared by threads (its calls are serialised by a lock), not by
@@ -546,6 +597,114 @@ class ResultStore(Store):
             # committed ids stay valid: rows are never deleted
             self._known.update({("representations", k): i for k, i in reps.items()})
             self._known.update({("measures", k): i for k, i in measures.items()})
+        return stored
+
+    def put_pairs(self, fields: Mapping[str, Any], names, hashes,
+                  pairs: Iterable[tuple[int, int, Mapping[str, Any]]]) -> int:
+        """Store the rows of one measure's pairs in one transaction: a grid's batch path.
+
+        The rows share their measure and refer to their representations by
+        index, so what rows share is validated, canonicalised and looked up
+        once per call (and a representation's id once per store), and each row
+        costs one ``executemany`` step of its numbers: about 1 µs, against
+        about 8 µs for a row of :meth:`put_many`. The same rows as
+        :meth:`put_many` of the full rows, with one difference: a ``value`` of
+        None is stored as undefined (NaN) rather than refused.
+
+        Parameters
+        ----------
+        fields : dict
+            What the rows share: the measure's fields
+            (:func:`repalign.results.measure_fields`: ``measure``, ``params``,
+            ``kind``, ``symmetric``, ``bound_low``, ``bound_high``) and optionally
+            ``library_version`` and ``created``.
+        names, hashes : sequence of str
+            The representations' names and content hashes, indexed by the pairs.
+        pairs : sequence of (int, int, dict, ...)
+            ``(i, j, values)`` (further items are ignored): the pair
+            ``(names[i], names[j])`` and its ``value``, ``ci_low``, ``ci_high``,
+            ``p_value``, ``n_stimuli`` and ``seconds``, as in a row (all six keys).
+
+        Returns
+        -------
+        int
+            How many rows were stored; pairs whose key was already stored are
+            skipped.
+
+        Raises
+        ------
+        ValueError, TypeError
+            As :meth:`put_many`, naming the bad field; nothing is written.
+
+        Notes
+        -----
+        The numbers are bound as they are and the inserted rows checked in
+        SQL (finite floats or NaN, ``p_value`` in [0, 1], ``n_stimuli`` a
+        positive int, ``seconds`` >= 0); a batch that fails the check, or holds
+        numbers SQLite cannot bind (NumPy integers), is rolled back and written
+        again after each number is checked and converted in Python.
+        """
+        self._check_writable("put rows")
+        created = datetime.datetime.now(datetime.timezone.utc).isoformat()
+        if not isinstance(fields, Mapping):
+            raise TypeError(f"fields must be a dict of the measure's fields; got "
+                            f"{type(fields).__name__}")
+        missing = [k for k in _MEASURE if k not in fields]
+        if missing:
+            raise ValueError(f"fields must have the keys {list(_MEASURE)}; missing {missing}")
+        checked = _check_measure_fields(fields)
+        measure = (_check_text("measure", fields["measure"]), canonical_params(fields["params"]),
+                   *(checked[k] for k in _MEASURE[2:]))
+        write = (_check_text("library_version", fields.get("library_version") or __version__),
+                 _check_text("created", fields.get("created") or created))
+        pairs = pairs if isinstance(pairs, (list, tuple)) else list(pairs)
+        reps = {k: (_check_text(f"names[{k}]", names[k]), _check_text(f"hashes[{k}]", hashes[k]))
+                for k in {p[0] for p in pairs} | {p[1] for p in pairs}}
+        try:  # the numbers as they are, checked by SQLite after the insert
+            return self._insert(reps, measure, write, pairs, checked=False)
+        except _Unchecked:  # a number of another type or out of range: check each in Python
+            pairs = [(p[0], p[1], dict(zip(_VALUE_KEYS, _check_values(_PAIR_VALUES(p[2])))))
+                     for p in pairs]
+            return self._insert(reps, measure, write, pairs, checked=True)
+
+    def _insert(self, reps: dict, measure: tuple, write: tuple, pairs, checked: bool) -> int:
+        """Write pairs ``(i, j, values, ...)`` in one transaction (reps: i -> (name, hash)).
+
+        The values go to ``executemany`` as they are, in tuples built while it
+        runs (so a batch holds no per-row objects); the measure's and the
+        write's ids are literals of the statement. Unless ``checked``, the rows
+        inserted are then checked in SQL (:data:`_BAD_ROW`) and the transaction
+        is rolled back with :class:`_Unchecked` if one is not plain (an int or
+        NumPy number where a float is expected, an infinity, ...), or if a
+        value cannot be bound.
+        """
+        # Binding the three statistics costs as much as the rest of a row: a batch
+        # without them (a grid without stats) leaves them out of the statement.
+        stats = any(map(_NO_STATS.__ne__, map(_PAIR_STATS, map(_THIRD, pairs))))
+        get, insert = (_PAIR_VALUES, _INSERT_PAIRS) if stats else (_PAIR_PLAIN, _INSERT_PLAIN)
+        with self._lock:
+            with self._transaction():
+                ids = self._ids("representations", ("name", "hash"), set(reps.values()))
+                (measure_id,) = self._ids("measures", _MEASURE, {measure}).values()
+                (write_id,) = self._ids("writes", ("library_version", "created"),
+                                        {write}).values()
+                at = {k: ids[key] for k, key in reps.items()}
+                (last,) = self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM results"
+                                             ).fetchone()
+                before = self._conn.total_changes
+                try:
+                    self._conn.executemany(
+                        insert.format(measure=int(measure_id), written=int(write_id)),
+                        ((at[p[0]], at[p[1]], *get(p[2])) for p in pairs))
+                except (sqlite3.InterfaceError, sqlite3.ProgrammingError, OverflowError):
+                    if checked:
+                        raise
+                    raise _Unchecked from None
+                stored = self._conn.total_changes - before
+                if not checked and self._conn.execute(_BAD_ROW, (last,)).fetchone():
+                    raise _Unchecked
+            self._known.update({("representations", k): i for k, i in ids.items()})
+            self._known[("measures", measure)] = measure_id
         return stored
 
     def _ids(self, table: str, columns: tuple, wanted: set) -> dict:
