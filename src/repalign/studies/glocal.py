@@ -348,16 +348,16 @@ class Config(StudyConfig):
     ----------
     n_seeds : int
         Concept splits (each with its own training sample and initialisation):
-        quick 3, full 5.
+        quick 2, full 5.
     test_fraction : float
         Fraction of the concepts held out (0.6: about 220 of the 1000
         repeated triplets, 4,300 trials, have three held-out concepts).
     n_train_triplets : int
         Training triplets of training concepts with SPoSE-sampled choices
-        (quick 20,000, full 50,000).
+        (quick 10,000, full 50,000).
     steps, batch_size, lr : int, int, float
         Adam steps, triplets per step and step size of the transforms (quick
-        200, full 400; 4096; 0.01).
+        120, full 400; quick 2048, full 4096; 0.01).
     alpha : float
         Weight of gLocal's pull of ``W`` to a scaled identity (1e-3).
     local_weight, local_temperature, local_batch : float, float, int
@@ -367,7 +367,7 @@ class Config(StudyConfig):
         Neighbours of the local-structure overlap (10).
     student_hidden, student_out, student_steps, student_lr : int, int, int, float
         The student MLP ``384 -> hidden -> out`` and its training (256, 128;
-        quick 200, full 400 steps of ``batch_size`` fresh triplets; 3e-3).
+        quick 120, full 400 steps of ``batch_size`` fresh triplets; 3e-3).
     """
 
     n_seeds: int = 5
@@ -406,8 +406,8 @@ class Glocal(Study):
                  "machine and human visual representations across abstraction levels, "
                  "arXiv:2409.06509")
     Config = Config
-    quick_settings = {"n_seeds": 3, "n_train_triplets": 20_000, "steps": 200,
-                      "student_steps": 200}
+    quick_settings = {"n_seeds": 2, "n_train_triplets": 10_000, "steps": 120,
+                      "batch_size": 2048, "student_steps": 120}
 
     def measure(self, config):
         import pandas as pd
