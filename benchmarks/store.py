@@ -14,7 +14,9 @@ untimed warm-up grid of 4 representations); the processes are repeated
 ``--repeats`` rounds and, with ``--before SRC``, alternate between this checkout
 and another version of repalign (``SRC`` is its ``src`` folder, e.g. from
 ``git archive``), so every configuration is interleaved with every other in one
-run on one machine, and the medians are reported. Each call's wall time and its
+run on one machine, and the medians are reported. Each call starts after a
+``gc.collect()`` with no result of an earlier call alive (their rows would make
+the later calls' garbage collections slower). Each call's wall time and its
 process CPU time (all threads: the grid's, BLAS's and the store's writer) are
 measured: on a shared machine the CPU ratio is the steadier figure of what the
 store adds. "store s" is the time spent inside the store's methods
@@ -33,6 +35,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -99,22 +102,26 @@ def child(L, n, d, threads):
         for kind in KINDS:
             store = None if kind == "without" else path
             clock.reset()
+            gc.collect()  # each call starts from the same heap: no rows of an earlier call
             wall, cpu = time.perf_counter(), time.process_time()
-            results[kind] = repalign.grid(reps, MEASURES, results=store)
+            result = repalign.grid(reps, MEASURES, results=store)
             out[kind] = [time.perf_counter() - wall, time.process_time() - cpu, clock.seconds]
             if kind == "with":
                 out["file_bytes"] = sum(p.stat().st_size for p in Path(folder).iterdir())
-        reference = values(results["without"])
+            out["rows"] = len(result.rows)
+            results[kind] = summary(result)  # a str and an array: nothing for the GC to visit
+            del result
+        keys, reference = results["without"]
         for kind in ("with", "resume"):
-            assert values(results[kind]).keys() == reference.keys()
-            np.testing.assert_allclose(list(values(results[kind]).values()),
-                                       list(reference.values()), rtol=0, atol=1e-12)
-        out["rows"] = len(results["with"].rows)
+            assert results[kind][0] == keys
+            np.testing.assert_allclose(results[kind][1], reference, rtol=0, atol=1e-12)
     print(json.dumps(out), flush=True)
 
 
-def values(result):
-    return {(r["a"], r["b"], r["measure"]): r["value"] for r in result.rows}
+def summary(result):
+    """The keys of a grid's rows as one str, and their values in the same order."""
+    rows = sorted((r["a"], r["b"], r["measure"], r["value"]) for r in result.rows)
+    return "\n".join(f"{a}|{b}|{m}" for a, b, m, _ in rows), np.array([v for *_, v in rows])
 
 
 def run_child(src, L, n, d, threads):

@@ -132,6 +132,14 @@ def test_grid_then_report(tmp_path):
     bad = runner.invoke(app, ["grid", str(tmp_path / "acts.zarr"), "-m", "cka", "--results",
                               str(tmp_path / "results.db"), "--pairs", "some"])
     assert bad.exit_code == 1 and "pairs" in bad.output
+    shared = runner.invoke(app, [*args[:-1], str(tmp_path / "shared.db"), "--worker",
+                                 "--lease", "5"])
+    assert shared.exit_code == 0, shared.output
+    assert "6 results in" in shared.output
+    with repalign.ResultStore(tmp_path / "shared.db", read_only=True) as rs:
+        assert len(rs) == 6 and rs.claims() and all(c["done"] for c in rs.claims())
+    lease = runner.invoke(app, [*args, "--lease", "5"])
+    assert lease.exit_code == 1 and "lease is used only with worker=True" in lease.output
 
 
 def test_study_runs_and_prints_its_checks(tmp_path):

@@ -372,14 +372,25 @@ def grid(
     executor: str = typer.Option("serial", "--executor", help="serial | threads | dask"),
     scheduler: Optional[str] = typer.Option(None, "--scheduler",
                                             help="Address of a running dask scheduler."),
+    worker: bool = typer.Option(False, "--worker",
+                                help="Be one worker of a grid shared by several processes "
+                                     "of this machine (start one per core): blocks are "
+                                     "claimed in the result store."),
+    lease: Optional[float] = typer.Option(None, "--lease",
+                                          help="With --worker: seconds a claim holds "
+                                               "unless renewed (default 60)."),
 ) -> None:
     """Compare every stored representation with every other, into a result store.
 
-    Rows already in the result store are not recomputed.
+    Rows already in the result store are not recomputed. With --worker, start the
+    same command in several processes: they share the grid's blocks, and a killed
+    worker's block is redone by another once its lease expires.
 
     Example:
 
         repalign grid acts.zarr -m cka -m rsa --results results.db --executor dask
+
+        repalign grid acts.zarr -m cka --results results.db --worker &  # one per core
     """
     import repalign
 
@@ -394,7 +405,7 @@ def grid(
             result = repalign.grid(reps, [(name, params) if params else name
                                           for name, params in specs],
                                    pairs=pairs, executor=executor, scheduler=scheduler,
-                                   results=out)
+                                   results=out, worker=worker, lease=lease)
     typer.echo(f"{len(result.to_dataframe())} results in {results}")
 
 

@@ -53,7 +53,8 @@ COMMIT_EVERY_S = 1.0
 
 def grid(reps, measures, pairs="all", executor: str = "serial", scheduler=None,
          results=None, stats: dict | None = None,
-         memory_budget: int | None = None) -> GridResult:
+         memory_budget: int | None = None, worker: bool | str = False,
+         lease: float | None = None) -> GridResult:
     """Compare representations pairwise with one or more measures.
 
     Each representation is prepared once per measure (``L`` preparations), then
@@ -136,6 +137,25 @@ def grid(reps, measures, pairs="all", executor: str = "serial", scheduler=None,
         worker) and a preparation's own temporaries (an n x n distance matrix
         for RSA), and with ``stats`` the arrays of the tiles in progress. The
         values are those of the unbounded grid.
+    worker : bool or str, default=False
+        Make this call one worker of a grid shared by several processes of one
+        machine (see Notes): start the same call in each, with the same
+        ``results``. Each
+        worker claims blocks of the grid (the tiles of the plan) in the result
+        store, computes them and writes their rows, until every block is done,
+        and returns the whole grid. A str names the worker in the store's
+        claims (:meth:`ResultStore.claims <repalign.ResultStore.claims>`);
+        True names it ``host:pid:random``. Needs ``results`` (a path or a
+        ``ResultStore``) and ``executor="serial"`` (start a worker per core
+        instead of threads); not with ``memory_budget``. See
+        :mod:`repalign.grid.shared`.
+    lease : float or None, default=None
+        ``worker`` only: seconds a worker's claim of a block holds unless
+        renewed (None: 60). A worker renews its lease every third of it while
+        it computes; when a worker dies, its block is taken over by another
+        worker once the lease has expired. Shorter leases redo a dead
+        worker's block sooner; leases must be far longer than the time the
+        workers' clocks differ by.
 
     Returns
     -------
@@ -170,6 +190,24 @@ def grid(reps, measures, pairs="all", executor: str = "serial", scheduler=None,
 
     A progress bar (rich) is shown when standard error is a terminal.
 
+    *When to use which.* ``executor="serial"`` (the default) on a laptop or
+    for small grids: BLAS already uses the cores for each tile. ``"threads"``
+    when the tiles are many and small, or a measure's pair step is mostly
+    Python (a worker per core, BLAS threads limited to match). Shared workers
+    (``worker=True``, one process per core or per machine, all writing to one
+    result store) for long grids that must survive a lost process: nothing
+    is computed twice, a killed worker's block is redone after its lease, a
+    worker can join or leave at any time, and the only thing the workers
+    share is the SQLite file. SQLite's write-ahead log needs the workers of
+    one store on one machine (its index is shared memory); across machines,
+    use ``executor="dask"`` with ``scheduler=`` the address of a
+    ``dask.distributed`` cluster (any scheduler: SSH, SLURM, Kubernetes):
+    states are prepared where the data lies and tasks exchange futures, but
+    the grid lives in one client process, and a lost client loses the tiles
+    in flight (its stored rows are kept and a rerun resumes). The embedded
+    ``LocalCluster`` (``executor="dask"`` with no scheduler) is for trying
+    that path on one machine.
+
     References
     ----------
     Kornblith, Norouzi, Lee & Hinton (2019). Similarity of neural network
@@ -199,8 +237,11 @@ def grid(reps, measures, pairs="all", executor: str = "serial", scheduler=None,
                          f"scheduler={scheduler!r} with executor={executor!r}")
     stats = _check_stats(stats)
     _check_budget(memory_budget, executor)
+    worker, lease = _check_worker(worker, lease, results, executor, memory_budget)
     plans = [(m, plan_pairs(source.names, pairs, m.symmetric, models=source.models))
              for m in configured]
+    if worker:
+        return _shared(source, plans, results, stats, worker, lease)
     with _result_store(results) as store:
         done = [_stored(store, m, source, planned) for m, planned in plans]
         pending = [[p for p in planned if p not in d] for (_, planned), d in zip(plans, done)]
@@ -218,6 +259,30 @@ def grid(reps, measures, pairs="all", executor: str = "serial", scheduler=None,
                         runner, tile_list = _bounded(m, source, todo, block, memory_budget,
                                                      executor)
                     _Emitter(writer, source, m, rows, advance).run(runner, tile_list, stats)
+    ordered = [rows[p] for (_, planned), rows in zip(plans, done) for p in planned]
+    return GridResult(representations=tuple(source.names), rows=tuple(ordered),
+                      statistics=stats is not None)
+
+
+def _shared(source, plans, results, stats, worker, lease) -> GridResult:
+    """This process's share of a shared grid, then the whole grid from the store."""
+    from ..store.results import ResultStore
+    from .shared import run_workers_share
+
+    with _result_store(results, new_file=False) as store:
+        if not isinstance(store, ResultStore):
+            raise TypeError(f"grid: worker=True needs results= a path or a ResultStore (the "
+                            f"blocks are claimed in its SQLite file); got "
+                            f"{type(store).__name__}")
+        done = [_stored(store, m, source, planned) for m, planned in plans]
+        total = sum(len(planned) - len(d) for (_, planned), d in zip(plans, done))
+        with _progress(total) as advance:
+            run_workers_share(store, source, plans, done, stats, worker, lease, advance)
+        done = [_stored(store, m, source, planned) for m, planned in plans]
+    missing = sum(len(planned) - len(d) for (_, planned), d in zip(plans, done))
+    if missing:  # every block is done, so every pair has its row
+        raise RuntimeError(f"grid: {missing} pairs have no row though every block of the "
+                           "shared grid is done; was the store changed meanwhile?")
     ordered = [rows[p] for (_, planned), rows in zip(plans, done) for p in planned]
     return GridResult(representations=tuple(source.names), rows=tuple(ordered),
                       statistics=stats is not None)
@@ -370,6 +435,42 @@ def _grouped(values, names, shown: int = 5) -> str:
     return "; ".join(parts)
 
 
+def _check_worker(worker, lease, results, executor, memory_budget):
+    """``(worker name or None, lease seconds)``, checked."""
+    from .shared import DEFAULT_LEASE, worker_name
+
+    if not isinstance(worker, (bool, str)):
+        raise TypeError(f"grid: worker must be a bool or a worker name (str); got "
+                        f"{type(worker).__name__}")
+    if worker == "":
+        raise ValueError("grid: worker must be True, False or a non-empty name; got ''")
+    if lease is not None:
+        if not worker:
+            raise ValueError(f"grid: lease is used only with worker=True; got lease={lease!r} "
+                             "with worker=False")
+        if isinstance(lease, bool) or not isinstance(lease, (int, float, np.integer,
+                                                            np.floating)):
+            raise TypeError(f"grid: lease must be a number of seconds; got "
+                            f"{type(lease).__name__}")
+        if not 0 < lease < float("inf"):
+            raise ValueError(f"grid: lease must be a positive, finite number of seconds; got "
+                             f"{lease!r}")
+    if not worker:
+        return None, None
+    if results is None:
+        raise ValueError("grid: worker=True needs results= (the result store file in which "
+                         "the workers claim the grid's blocks); got results=None")
+    if executor != "serial":
+        raise ValueError(f"grid: worker=True computes its blocks serially (start one worker "
+                         f"per core instead); got executor={executor!r}")
+    if memory_budget is not None:
+        raise ValueError("grid: memory_budget is not used with worker=True (a worker holds "
+                         "the states of the blocks it computes); got "
+                         f"memory_budget={memory_budget!r}")
+    return (worker_name() if worker is True else worker,
+            float(DEFAULT_LEASE if lease is None else lease))
+
+
 def _check_budget(memory_budget, executor) -> None:
     if memory_budget is None:
         return
@@ -403,14 +504,16 @@ def _check_stats(stats):
 
 
 @contextlib.contextmanager
-def _result_store(results):
+def _result_store(results, new_file: bool = True):
+    """The store of ``results``; a path to a file that does not exist yet gives a
+    :class:`_NewFile` (created on the writer's thread) if ``new_file``."""
     if results is None:
         yield None
     elif isinstance(results, (str, os.PathLike)):
         from ..store.results import ResultStore
 
         path = Path(results)
-        if not path.exists() and not path.is_symlink():
+        if new_file and not path.exists() and not path.is_symlink():
             # Checked here so that a bad path fails before anything is computed.
             path.parent.mkdir(parents=True, exist_ok=True)
             if not os.access(path.parent, os.W_OK | os.X_OK):
