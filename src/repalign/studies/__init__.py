@@ -26,6 +26,7 @@ most on two cores; the default is the faithful small-scale version.
 ``glocal``         gLocal transform to human triplets, AligNet student (2023-24)
 ``values``         human-aligned kernels learn (synthetic) values safely (Wynn 2024)
 ``fewshot``        human alignment vs few-shot learning (Sucholutsky 2023)
+``llm_triplets``   text models' layers, pooling, size vs THINGS triplets (2025)
 =================  ===========================================================
 
 A new study is one module: a :class:`Study` subclass decorated with
@@ -40,7 +41,8 @@ from ._frame import Check, Outcome, Study, StudyConfig, StudyResult, register, r
 
 #: The studies, each the name of its module here, in the order of the issue that asked for it.
 STUDIES = ("snr", "superposition", "platonic", "convergent", "relative", "dynamics",
-           "layer_id", "brain", "triplets", "guidance", "values", "fewshot", "glocal")
+           "layer_id", "brain", "triplets", "guidance", "values", "fewshot", "glocal",
+           "llm_triplets")
 
 __all__ = ["STUDIES", "Check", "Outcome", "Study", "StudyConfig", "StudyResult", "get",
            "register", "run"]
