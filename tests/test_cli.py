@@ -146,10 +146,23 @@ def test_study_runs_and_prints_its_checks(tmp_path):
     result = runner.invoke(app, ["study", "brain", "--quick", "--out", str(tmp_path),
                                  "--images", str(tmp_path / "absent.mat")])
     assert result.exit_code == 1 and "does not exist" in result.output
-    result = runner.invoke(app, ["study", "brain", "--quick", "--out", str(tmp_path)])
+    result = runner.invoke(app, ["study", "brain", "--quick", "--out", str(tmp_path),
+                                 "--set", "n_permutations=99"])
     assert result.exit_code == 0, result.output
     assert "[PASS] human and monkey IT RDMs match" in result.output
     assert (tmp_path / "results.csv").exists() and (tmp_path / "summary.md").exists()
+    assert "n_permutations=99" in (tmp_path / "summary.md").read_text()
+
+
+def test_study_settings_parse_as_the_config_expects():
+    from repalign import studies
+    from repalign.cli import _study_settings
+
+    platonic = studies.get("platonic")
+    assert isinstance(platonic.Config().widths, tuple)
+    options = _study_settings(platonic, ["widths=8,16", "n_seeds=2", "epochs = 5"])
+    assert options == {"widths": (8, 16), "n_seeds": 2, "epochs": 5}
+    assert _study_settings(platonic, ["widths=(8,)"]) == {"widths": (8,)}
 
 
 def test_study_errors(tmp_path):
@@ -157,6 +170,11 @@ def test_study_errors(tmp_path):
     assert unknown.exit_code == 1 and "study must be one of snr" in unknown.output
     wrong = runner.invoke(app, ["study", "triplets", "--images", str(tmp_path)])
     assert wrong.exit_code == 1 and "has no option(s) ['images']" in wrong.output
+    unknown_setting = runner.invoke(app, ["study", "snr", "--set", "width=3"])
+    assert unknown_setting.exit_code == 1, unknown_setting.output
+    assert "--set" in unknown_setting.output and "no option(s) ['width']" in unknown_setting.output
+    malformed = runner.invoke(app, ["study", "snr", "--set", "width"])
+    assert malformed.exit_code == 2 and "KEY=VALUE" in malformed.output
     from repalign import studies
 
     with pytest.raises(ValueError, match="study must be one of"):

@@ -191,6 +191,9 @@ CASES = [
     ("study-out-unwritable", "study snr --out {ro}/snr", 2, ["--out", "cannot be written"]),
     ("study-seed-negative", "study snr --seed -1 --out {d}/s5", 1, ["seed must be >= 0"]),
     ("study-seed-text", "study snr --seed one --out {d}/s6", 2, ["--seed"]),
+    ("study-set-no-equals", "study snr --set n_seeds --out {d}/s7", 2, ["--set", "KEY=VALUE"]),
+    ("study-set-unknown", "study snr --set widths=3 --out {d}/s8", 1,
+     ["--set", "no option(s) ['widths']"]),
     # the app itself
     ("unknown-command", "align {d}/a.npy", 2, ["No such command 'align'"]),
     ("unknown-global-option", "--verbose measures", 2, ["--verbose"]),

