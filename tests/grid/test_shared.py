@@ -50,7 +50,7 @@ def logged(m, pairs, *args, **kwargs):  # each computed pair is logged once comp
     out = original(m, pairs, *args, **kwargs)
     with open(log, "a") as f:
         f.writelines(json.dumps([m.name, i, j]) + "\\n" for i, j, _, _ in out)
-    time.sleep(0.03)  # so that the workers interleave
+    time.sleep(0.1)  # so that the workers interleave
     return out
 run._pair_values = logged
 open(barrier + "." + name, "w").close()  # start together
@@ -112,7 +112,7 @@ def test_three_workers_compute_each_pair_exactly_once(tmp_path):
 
 @posix_only
 def test_a_killed_workers_block_is_redone_once_its_lease_expires(tmp_path, monkeypatch):
-    proc, log = start_worker(tmp_path, "doomed", lease=1.5, hang=True)
+    proc, log = start_worker(tmp_path, "doomed", lease=3.0, hang=True)
     deadline = time.monotonic() + 60
     while not Path(str(log) + ".hanging").exists():  # it holds its first block
         assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()

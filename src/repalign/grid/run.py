@@ -24,6 +24,7 @@ import warnings
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -606,13 +607,14 @@ class _Emitter:
     def emit(self, computed_tile) -> None:
         """Keep the rows of one tile, ``(i, j, row fields, reason)`` per pair, for the store."""
         names, hashes, fields = self.source.names, self.source.hashes, self.fields
-        rows, batch = self.rows, self.batch
+        rows = self.rows
         for i, j, computed, reason in computed_tile:
             rows[i, j] = {"a": names[i], "b": names[j], "hash_a": hashes[i],
                           "hash_b": hashes[j], **fields, **computed}
-            batch.append((i, j, computed))
             if reason is not None:
                 self.undefined.append((names[i], names[j], reason))
+        if self.writer.store is not None:  # (i, j, values, reason) go to put_pairs as they are
+            self.batch.append(computed_tile)
         self.advance(len(computed_tile))
         if time.monotonic() - self.since >= COMMIT_EVERY_S:
             self.flush()
@@ -620,7 +622,8 @@ class _Emitter:
     def flush(self) -> None:
         batch, self.batch, self.since = self.batch, [], time.monotonic()
         if batch:
-            self.writer.put(self.fields, self.source, batch, self.rows)
+            self.writer.put(self.fields, self.source, list(chain.from_iterable(batch)),
+                            self.rows)
 
 
 class _Writer:
@@ -656,7 +659,7 @@ class _Writer:
         if self.fast:
             args = ("put_pairs", fields, source.names, source.hashes, batch)
         else:
-            args = ("put_many", [rows[i, j] for i, j, _ in batch])
+            args = ("put_many", [rows[pair[0], pair[1]] for pair in batch])
         self.pending.append(self.pool.submit(self._call, *args))
 
     def _call(self, method, *args):
