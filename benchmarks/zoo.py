@@ -8,7 +8,9 @@ measure after another (default linear CKA and RSA). Each size runs in its own
 process, so its peak resident memory (``ru_maxrss``) is its own. Reported per
 size and measure:
 
-- ``seconds``: wall time of the grid (an untraced call);
+- ``seconds``: wall time of the grid (an untraced call; with ``--traced-only``
+  the traced call's, ``traced s``), and the process's CPU seconds (user +
+  system) during the traced call, which depend less on other work running;
 - ``traced peak``: the peak of the memory allocated during a second call
   (tracemalloc, which sees NumPy's buffers): the prepared states, the
   temporaries of the tile products, the preparation in progress and the
@@ -16,6 +18,10 @@ size and measure:
 - ``rows``: what the returned ``GridResult`` holds (its rows, O(L^2); not
   covered by the budget);
 - ``budget``: ``B``; the grid holds its states and tile temporaries within it;
+  ``peak less rows`` is the traced peak without the rows, to compare with it;
+- ``states held``, ``prepared / spilled / read back``: the counters of the
+  grid's ``StateCache`` (the most bytes of prepared states held at once, and the
+  states prepared, pickled to the temporary folder, and read back from it);
 - ``peak RSS``: the process's peak resident memory over all its measures,
   including the interpreter and the representations themselves (``inputs``,
   L n d 8 bytes, held by the caller, not by the grid).
@@ -38,6 +44,8 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
 import json
 import os
 import platform
@@ -73,6 +81,26 @@ def representations(L: int, n: int, d: int, seed: int) -> dict:
             for i in range(L)}
 
 
+@contextlib.contextmanager
+def cache_stats():
+    """Record the counters of each ``StateCache`` a grid closes (states prepared, spilled
+    to disk, read back, and the most bytes of states held at once)."""
+    run_module = importlib.import_module("repalign.grid.run")  # repalign.grid: the function
+    original, found = run_module.StateCache, []
+
+    class Recording(original):
+        def close(self):
+            found.append({"prepared": self.prepared, "spilled": self.spilled,
+                          "loaded": self.loaded, "states_peak": self.peak_bytes})
+            super().close()
+
+    run_module.StateCache = Recording
+    try:
+        yield found
+    finally:
+        run_module.StateCache = original
+
+
 def child(args) -> None:
     """One size: every measure's grid, its time and memory, as JSON on stdout."""
     import repalign
@@ -82,16 +110,30 @@ def child(args) -> None:
     warm_up = dict(list(reps.items())[:3])
     for name in args.measures.split(","):
         repalign.grid(warm_up, [name])  # imports and first-call caches, outside the trace
-        start = time.perf_counter()
-        repalign.grid(reps, [name], executor=args.executor, memory_budget=args.budget)
-        seconds = time.perf_counter() - start
-        tracemalloc.start()  # a second call for the memory: tracing slows Python objects
-        result = repalign.grid(reps, [name], executor=args.executor,
-                               memory_budget=args.budget)
-        rows, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-        out["measures"][name] = {"seconds": seconds, "traced_peak": peak, "rows": rows,
-                                 "pairs": len(result.rows)}
+        seconds = None
+        if not args.traced_only:
+            start = time.perf_counter()
+            repalign.grid(reps, [name], executor=args.executor, memory_budget=args.budget)
+            seconds = time.perf_counter() - start
+        with cache_stats() as caches:
+            tracemalloc.start()  # a second call for the memory: tracing slows Python objects
+            start, cpu = time.perf_counter(), os.times()
+            result = repalign.grid(reps, [name], executor=args.executor,
+                                   memory_budget=args.budget)
+            traced_seconds = time.perf_counter() - start
+            used = os.times()
+            cpu_seconds = used.user - cpu.user + used.system - cpu.system
+            rows, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+        out["measures"][name] = {
+            "seconds": traced_seconds if seconds is None else seconds,
+            "traced_seconds": traced_seconds, "cpu_seconds": cpu_seconds,
+            "traced_peak": peak, "rows": rows,
+            "pairs": len(result.rows),
+            "prepared": sum(c["prepared"] for c in caches),
+            "spilled": sum(c["spilled"] for c in caches),
+            "loaded": sum(c["loaded"] for c in caches),
+            "states_peak": max((c["states_peak"] for c in caches), default=0)}
         del result
     out["peak_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(json.dumps(out))
@@ -113,6 +155,9 @@ def main() -> None:
     parser.add_argument("--no-budget", action="store_true",
                         help="run the unbounded grid (memory_budget=None)")
     parser.add_argument("--executor", default="serial", choices=["serial", "threads"])
+    parser.add_argument("--traced-only", action="store_true",
+                        help="one call per measure, under tracemalloc, whose seconds are "
+                             "reported (halves the run; tracing slows Python objects only)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="also write the markdown report here")
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)  # the child's size
@@ -128,16 +173,21 @@ def main() -> None:
     lines = [f"Zoo grid: n={args.n} stimuli, d={args.d} features, measures {measures}, "
              f"executor {args.executor}, memory_budget {budget}; "
              f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-             f"load average {os.getloadavg()[0]:.1f} at the start",
+             f"load average {os.getloadavg()[0]:.1f} at the start"
+             + ("; seconds from the traced call" if args.traced_only else ""),
              "",
-             "| L | measure | pairs | seconds | traced peak MiB | rows MiB | budget MiB | "
-             "inputs MiB | peak RSS MiB |",
-             "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| L | measure | pairs | seconds | traced s | traced CPU s | traced peak MiB | "
+             "rows MiB | "
+             "peak less rows MiB | budget MiB | states held MiB | prepared / spilled / "
+             "read back | inputs MiB | peak RSS MiB |",
+             "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | "
+             "---: | ---: |"]
     found = []
     for L in sizes:
         command = [sys.executable, __file__, "--size", str(L), "--n", str(args.n),
                    "--d", str(args.d), "--measures", args.measures, "--executor",
                    args.executor, "--seed", str(args.seed)]
+        command += ["--traced-only"] if args.traced_only else []
         command += ["--no-budget"] if args.budget is None else ["--budget", str(args.budget)]
         done = subprocess.run(command, check=True, capture_output=True, text=True)
         record = json.loads(done.stdout.strip().splitlines()[-1])
@@ -145,8 +195,12 @@ def main() -> None:
         for name in measures:
             r = record["measures"][name]
             lines.append(f"| {L} | {name} | {r['pairs']} | {r['seconds']:.1f} | "
-                         f"{mib(r['traced_peak'])} | {mib(r['rows'])} | {budget.split()[0]} | "
-                         f"{mib(record['inputs'])} | {mib(record['peak_rss'])} |")
+                         f"{r['traced_seconds']:.1f} | {r['cpu_seconds']:.1f} | "
+                         f"{mib(r['traced_peak'])} | "
+                         f"{mib(r['rows'])} | {mib(r['traced_peak'] - r['rows'])} | "
+                         f"{budget.split()[0]} | {mib(r['states_peak'])} | {r['prepared']} / "
+                         f"{r['spilled']} / {r['loaded']} | {mib(record['inputs'])} | "
+                         f"{mib(record['peak_rss'])} |")
             print(lines[-1], flush=True)
     if len(sizes) >= 2:
         lines += ["", "| measure | time exponent | traced-peak exponent | "
