@@ -27,6 +27,7 @@ most on two cores; the default is the faithful small-scale version.
 ``values``         human-aligned kernels learn (synthetic) values safely (Wynn 2024)
 ``fewshot``        human alignment vs few-shot learning (Sucholutsky 2023)
 ``llm_triplets``   text models' layers, pooling, size vs THINGS triplets (2025)
+``dimensions``     SPoSE dimensions of a model's choices vs human ones (Mahner 2025)
 =================  ===========================================================
 
 A new study is one module: a :class:`Study` subclass decorated with
@@ -42,7 +43,7 @@ from ._frame import Check, Outcome, Study, StudyConfig, StudyResult, register, r
 #: The studies, each the name of its module here, in the order of the issue that asked for it.
 STUDIES = ("snr", "superposition", "platonic", "convergent", "relative", "dynamics",
            "layer_id", "brain", "triplets", "guidance", "values", "fewshot", "glocal",
-           "llm_triplets")
+           "llm_triplets", "dimensions")
 
 __all__ = ["STUDIES", "Check", "Outcome", "Study", "StudyConfig", "StudyResult", "get",
            "register", "run"]

@@ -115,7 +115,8 @@ import numpy as np
 
 from ._frame import Check, Outcome, Study, StudyConfig, register
 
-__all__ = ["Fewshot", "PAPER_N_MODELS", "quadratic_fit", "trial_hits", "two_lines_test"]
+__all__ = ["Fewshot", "PAPER_N_MODELS", "odd_one_out", "quadratic_fit", "trial_hits",
+           "two_lines_test"]
 
 #: Vision models in the paper's analysis (Sucholutsky & Griffiths 2023, abstract).
 PAPER_N_MODELS = 491
@@ -132,13 +133,36 @@ EPISODE_BATCH = 100
 
 
 # ---------------------------------------------------------------------- alignment
+def odd_one_out(embedding, triplets):
+    """The odd one out of each triplet under ``embedding``'s dot-product similarity.
+
+    The odd one out of ``(a, b, c)`` is the item left out of the most similar
+    pair, position ``argmax(s(b, c), s(a, c), s(a, b))`` with ``s`` the dot
+    product (ties to the lowest position), as in :func:`repalign.triplet_accuracy`.
+
+    Parameters
+    ----------
+    embedding : ndarray of shape (n_items, n_features)
+    triplets : ndarray of int, shape (m, 3)
+
+    Returns
+    -------
+    ndarray of int, shape (m,)
+        Position (0, 1 or 2) of the odd one out in each row of ``triplets``.
+    """
+    E = np.asarray(embedding, dtype=float)
+    items, position = np.unique(triplets, return_inverse=True)
+    position = position.reshape(np.shape(triplets))
+    gram = E[items] @ E[items].T  # one BLAS product instead of a gather per trial
+    a, b, c = position.T
+    return np.stack([gram[b, c], gram[a, c], gram[a, b]], axis=1).argmax(axis=1)
+
+
 def trial_hits(embedding, triplets, choices):
     """Whether each odd-one-out trial's human choice is predicted by ``embedding``.
 
-    The predicted odd one out of ``(a, b, c)`` is position
-    ``argmax(s(b, c), s(a, c), s(a, b))`` with ``s`` the dot product (ties to the
-    lowest position), as in :func:`repalign.triplet_accuracy`, whose value is
-    the mean of these hits.
+    The predicted odd one out is :func:`odd_one_out`'s; the mean of these hits
+    is :func:`repalign.triplet_accuracy`.
 
     Parameters
     ----------
@@ -150,13 +174,7 @@ def trial_hits(embedding, triplets, choices):
     -------
     ndarray of bool, shape (m,)
     """
-    E = np.asarray(embedding, dtype=float)
-    items, position = np.unique(triplets, return_inverse=True)
-    position = position.reshape(np.shape(triplets))
-    gram = E[items] @ E[items].T  # one BLAS product instead of a gather per trial
-    a, b, c = position.T
-    sims = np.stack([gram[b, c], gram[a, c], gram[a, b]], axis=1)
-    return sims.argmax(axis=1) == np.asarray(choices)
+    return odd_one_out(embedding, triplets) == np.asarray(choices)
 
 
 def _triplet_groups(triplets):
