@@ -204,12 +204,16 @@ def principal_scores(X, variance: float):
 
     The fewest leading components of the centred ``X`` whose variance is at
     least ``variance`` of the total, as :class:`repalign.measures.cca.SVCCA`
-    keeps them; CCA of these scores is SVCCA.
+    keeps them (components above the rank tolerance ``S_max max(n, d) eps``,
+    cumulative ``S_k^2`` up to ``variance`` of their sum); CCA of these scores
+    is SVCCA.
     """
-    from ..measures._kernels import center_columns, orthonormal_basis
-
-    U, S, _ = orthonormal_basis(center_columns(X, np), np, variance=variance)
-    return U * S
+    Xc = X - X.mean(axis=0)
+    U, S, _ = np.linalg.svd(Xc, full_matrices=False)
+    S = S[S > S[0] * max(Xc.shape) * np.finfo(Xc.dtype).eps]
+    explained = np.cumsum(S**2)
+    k = int(np.searchsorted(explained, variance * explained[-1] * (1 - 1e-12))) + 1
+    return U[:, :k] * S[:k]
 
 
 def _matrices(reps, name, params, n_nets, depth):
