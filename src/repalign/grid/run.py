@@ -183,7 +183,7 @@ def grid(reps, measures, pairs="all", executor: str = "serial", scheduler=None,
     Each tile is one :meth:`~repalign.Measure.pair_block`: for measures with
     ``batched_pairs`` (CKA, RSA with a dot-product comparator) all its values
     come from a few matrix products of the stacked prepared states (tiles of
-    up to ``BATCHED_BLOCK`` = 48 representations a side, temporaries within
+    up to ``BATCHED_BLOCK`` = 96 representations a side, temporaries within
     ``BLOCK_MEMORY`` = 1 GiB), equal to the per-pair values to 1e-12; other
     measures loop over ``pair``. Permutation tests and bootstrap intervals are
     computed per pair from the prepared states. A row's ``seconds`` is its share
