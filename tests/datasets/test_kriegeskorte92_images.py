@@ -26,12 +26,11 @@ def test_the_images_file_is_in_the_package_data_folder():
 
 
 def test_the_images_are_found_with_no_shared_folder(monkeypatch, tmp_path):
-    """Every pointer at ../shared is moved to an empty folder: the images still load,
-    from the package's own data folder."""
+    """The images load from the package's own data folder, and the brain study takes
+    them from there by default (nothing points at a ../shared folder)."""
     from repalign.studies import brain
 
-    absent = tmp_path / "no-shared" / IMAGES_FILE
-    monkeypatch.setattr(brain, "DEFAULT_IMAGES", absent)
+    assert brain._images(brain.Config()) == kriegeskorte92_images_path()
     monkeypatch.chdir(tmp_path)
     data = kriegeskorte92()
     assert data.images.shape == (92, 175, 175, 3) and data.images.dtype == np.uint8

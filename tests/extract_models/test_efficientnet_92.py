@@ -9,20 +9,17 @@ RDM (Nili et al. 2014).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from scipy.spatial.distance import pdist, squareform
 
 import repalign
 
-SUPPLEMENT = (Path(__file__).resolve().parents[3] / "shared" / "data" / "kriegeskorte92"
-              / "Kriegeskorte_Neuron2008_supplementalData.mat")
+SUPPLEMENT = repalign.datasets.kriegeskorte92_images_path()
 pytestmark = pytest.mark.skipif(
-    not SUPPLEMENT.exists(),
-    reason="needs the 92 stimulus images from ../shared/data/kriegeskorte92 "
-           "(not shipped with repalign: unclear copyright)")
+    SUPPLEMENT is None,
+    reason="needs the 92 stimulus images (bundled in a source checkout, left out of "
+           "built wheels: unclear copyright)")
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("efficientnet_lite_pytorch")

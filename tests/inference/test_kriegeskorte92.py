@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +12,14 @@ from scipy.spatial.distance import squareform
 
 import repalign
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "kriegeskorte92"
-SUPPLEMENT = SHARED / "Kriegeskorte_Neuron2008_supplementalData.mat"
-needs_shared = pytest.mark.skipif(not SUPPLEMENT.exists(), reason="needs ../shared/data")
+#: The original files, copied verbatim into the package's data folder.
+ORIGINALS = Path(repalign.__file__).resolve().parent / "datasets" / "data" / "kriegeskorte92"
+SUPPLEMENT = ORIGINALS / "Kriegeskorte_Neuron2008_supplementalData.mat"
+#: MD5 of the files as distributed (rsatoolbox demos/92imageData; recorded once, 2026-12-06).
+SOURCE_MD5 = {"92_brainRDMs.mat": "f562b895d93eac142724525f11226092",
+              "92_behavRDMs.mat": "79813942c9fe965707ef1ce33aafcac4",
+              "92_modelRDMs.mat": "44eb0f031e80a379de3c7a6dbc0b72b4",
+              "Kriegeskorte_Neuron2008_supplementalData.mat": "d680895b747044338f32fdbd3e96074b"}
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +63,13 @@ def test_sanity_values_of_the_shared_data_readme(data):
     assert repalign.compare_rdms(data.monkey_it, behavior) == pytest.approx(0.394, abs=5e-4)
 
 
-@needs_shared
+def test_the_bundled_files_are_the_originals():
+    for file, digest in SOURCE_MD5.items():
+        assert hashlib.md5((ORIGINALS / file).read_bytes()).hexdigest() == digest, file
+
+
 def test_matches_the_original_files(data):
-    brain = loadmat(SHARED / "92_brainRDMs.mat")["RDMs"]
+    brain = loadmat(ORIGINALS / "92_brainRDMs.mat")["RDMs"]
     for subject in range(4):
         for session in range(2):
             entry = brain[0, subject, session]
@@ -76,7 +86,6 @@ def test_matches_the_original_files(data):
                                   supplement["categoryVectors"] > 0)
 
 
-@needs_shared
 def test_images_load_from_the_supplement():
     images = repalign.datasets.kriegeskorte92(images=SUPPLEMENT).images
     assert images.shape == (92, 175, 175, 3) and images.dtype == np.uint8

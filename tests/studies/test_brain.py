@@ -11,7 +11,7 @@ import repalign  # noqa: E402
 from repalign import studies  # noqa: E402
 from repalign.studies import brain  # noqa: E402
 
-HAVE_IMAGES = brain.DEFAULT_IMAGES.is_file()
+HAVE_IMAGES = repalign.datasets.kriegeskorte92_images_path() is not None
 
 
 @pytest.fixture(scope="module")

@@ -23,10 +23,11 @@ Here, with EfficientNet-Lite0 (ImageNet weights, from its PyPI package):
   (:func:`repalign.noise_ceiling`: lower = each subject against the mean of the
   others, upper = against the mean of all; monkey IT has one RDM and no ceiling).
 
-The images are not shipped with repalign (their copyright is unclear). Without
-them (``images=None`` and no ``Kriegeskorte_Neuron2008_supplementalData.mat``
-in the shared data folder beside a source checkout) the study runs the bundled
-RDMs only and says so; pass ``images=PATH`` (CLI ``--images PATH``) for the network.
+The images ship in a source checkout's package data folder
+(:func:`repalign.datasets.kriegeskorte92_images_path`) but not in built wheels
+(their copyright is unclear). Without them (``images=None`` and no bundled
+file) the study runs the bundled RDMs only and says so; pass ``images=PATH``
+(CLI ``--images PATH``) for the network.
 
 References
 ----------
@@ -54,13 +55,9 @@ import numpy as np
 
 from ._frame import Check, Outcome, Study, StudyConfig, register
 
-__all__ = ["Brain", "targets", "network_rdms", "score", "rdm_hash", "IMAGES_FILE",
-           "DEFAULT_IMAGES"]
+__all__ = ["Brain", "targets", "network_rdms", "score", "rdm_hash", "IMAGES_FILE"]
 
 IMAGES_FILE = "Kriegeskorte_Neuron2008_supplementalData.mat"
-#: The shared data folder beside a source checkout (src/repalign/studies/ -> ../shared).
-DEFAULT_IMAGES = (Path(__file__).resolve().parents[4] / "shared" / "data" / "kriegeskorte92"
-                  / IMAGES_FILE)
 NETWORK = "efficientnet-lite0"
 LAYERS = tuple(f"_blocks.{i}" for i in range(16))
 #: Image-computable classic models (the category models are not computed from images).
@@ -176,9 +173,14 @@ def held_out_layers(rdms: dict, target_rdms: dict, seed: int) -> dict:
             for target, (_, subjects) in target_rdms.items() if subjects is not None}
 
 
-def _images(config) -> Path:
-    """The images file of a run: ``config.images``, or :data:`DEFAULT_IMAGES`."""
-    return Path(config.images) if config.images is not None else DEFAULT_IMAGES
+def _images(config) -> Path | None:
+    """The images file of a run: ``config.images``, else the bundled file (None
+    in an installation without it)."""
+    import repalign
+
+    if config.images is not None:
+        return Path(config.images)
+    return repalign.datasets.kriegeskorte92_images_path()
 
 
 def _network_summary(table):
@@ -195,7 +197,7 @@ class Config(StudyConfig):
     ----------
     images : path, optional
         ``Kriegeskorte_Neuron2008_supplementalData.mat`` holding the 92 images;
-        None: the shared data folder beside a source checkout, if present.
+        None: the file bundled in a source checkout, if present.
         Without it only the bundled RDMs are compared.
     n_permutations : int
         Stimulus permutations per test (quick: 199).
@@ -210,8 +212,8 @@ class Config(StudyConfig):
     n_permutations: int = 1999
 
     def __post_init__(self) -> None:
-        images = _images(self)
-        if not images.is_file() and images != DEFAULT_IMAGES:
+        images = self.images and Path(self.images)
+        if images and not images.is_file():
             what = "is a folder" if images.is_dir() else "does not exist"
             raise ValueError(f"images must be the file {IMAGES_FILE} (the 92 images); "
                              f"{str(images)!r} {what}")
@@ -241,8 +243,8 @@ class Brain(Study):
         import repalign
 
         images = _images(config)
-        have_images = images.is_file()
-        data = repalign.datasets.kriegeskorte92(images=images if have_images else None)
+        have_images = images is not None and images.is_file()
+        data = repalign.datasets.kriegeskorte92(images=images if have_images else False)
         target_rdms = targets(data)
         test = {"n_permutations": config.n_permutations, "seed": config.seed}
         rows = score({"monkey_it": data.monkey_it}, {"human_it": target_rdms["human_it"]},
@@ -314,7 +316,8 @@ class Brain(Study):
                     f"{sel.in_sample:.3f} on all stimuli.\n")
         else:
             numbers.append(f"EfficientNet-Lite0 was not run: the 92 images ({IMAGES_FILE}) are "
-                           "not shipped with repalign; pass images=PATH (CLI --images PATH).\n")
+                           "not in this installation (built wheels leave them out); pass "
+                           "images=PATH (CLI --images PATH).\n")
         numbers += ["| model | layer | target | rho (ceiling scale) | p | q | noise ceiling |",
                     "|---|---|---|---:|---:|---:|---|"]
         numbers += [f"| {r.model} | {r.layer} | {r.target} | {r.rho:.3f} | {r.p_value:.3g} | "
