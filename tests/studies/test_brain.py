@@ -59,8 +59,8 @@ def test_human_and_monkey_it_match_and_animacy_explains_it(outcome):
     assert human.loc["animacy", "ceiling_high"] == pytest.approx(0.666, abs=5e-4)
 
 
-@pytest.mark.skipif(not HAVE_IMAGES, reason="the 92 images are not shipped with repalign "
-                                            "(../shared/data/kriegeskorte92 is absent)")
+@pytest.mark.skipif(not HAVE_IMAGES, reason="the 92 images are not in this installation "
+                                            "(built wheels leave them out)")
 def test_late_blocks_match_it_best_and_beat_the_classic_models(outcome):
     _, table = outcome
     net = table[(table.model == brain.NETWORK) & (table.target == "human_it")]
