@@ -217,7 +217,7 @@ def test_workers_times_blas_threads_never_exceed_the_cores(monkeypatch, executor
 
         monkeypatch.setattr(run, "_local_cluster", spy)
     monkeypatch.setattr(run, "cores", lambda: 2)  # BLAS alone would use its default
-    monkeypatch.setattr(run, "BATCHED_BLOCK", 2)
+    monkeypatch.setattr(plan, "BATCHED_BLOCK", 2)
     before = threadpoolctl.threadpool_info()
     result = repalign.grid(make_reps(L=8), ["cka"], executor=executor)
     assert values(result) == pytest.approx(expected, abs=1e-12)
@@ -408,7 +408,8 @@ from tests.grid.test_grid import make_reps
 
 # tiles of up to 2 x 2 representations, each tile stored in one transaction
 run = importlib.import_module("repalign.grid.run")
-run.BATCHED_BLOCK, run.COMMIT_EVERY_S = 2, 0.0
+importlib.import_module("repalign.grid.plan").BATCHED_BLOCK = 2
+run.COMMIT_EVERY_S = 0.0
 original = ResultStore.put_pairs
 def slow_put_pairs(self, *args):  # tiles reach the store one by one, slowly enough to kill midway
     stored = original(self, *args)

@@ -23,6 +23,7 @@ L = 9  # 45 pairs per measure; tiles of 2 x 2 representations: 15 blocks per mea
 
 run = importlib.import_module("repalign.grid.run")
 shared = importlib.import_module("repalign.grid.shared")
+plan = importlib.import_module("repalign.grid.plan")
 
 posix_only = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX SIGKILL")
 
@@ -41,7 +42,8 @@ import repalign
 path, name, log, barrier, n_workers, lease, hang = sys.argv[1:8]
 run = importlib.import_module("repalign.grid.run")
 shared = importlib.import_module("repalign.grid.shared")
-shared.BATCHED_BLOCK = shared.BLOCK = 2
+plan = importlib.import_module("repalign.grid.plan")
+plan.BATCHED_BLOCK = plan.BLOCK = 2
 original = run._pair_values
 def logged(m, pairs, *args, **kwargs):  # each computed pair is logged once computed
     if hang == "hang":
@@ -132,8 +134,8 @@ def test_a_killed_workers_block_is_redone_once_its_lease_expires(tmp_path, monke
         return out
 
     monkeypatch.setattr(run, "_pair_values", logged)
-    monkeypatch.setattr(shared, "BATCHED_BLOCK", 2)
-    monkeypatch.setattr(shared, "BLOCK", 2)
+    monkeypatch.setattr(plan, "BATCHED_BLOCK", 2)
+    monkeypatch.setattr(plan, "BLOCK", 2)
     result = repalign.grid(make_reps(), MEASURES, results=tmp_path / "results.db",
                            worker="rescuer", lease=1.5)
     assert len(result.rows) == len(planned_pairs())

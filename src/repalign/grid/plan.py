@@ -16,7 +16,7 @@ from ..measures import Measure, get
 from ..results import canonical_params
 
 __all__ = ["PAIRS", "BLOCK", "BATCHED_BLOCK", "Tile", "model_of", "plan_measures",
-           "plan_pairs", "tiles"]
+           "plan_pairs", "tile_side", "tiles"]
 
 #: The named pair selections of :func:`repalign.grid`.
 PAIRS = ("all", "across_models", "within_model")
@@ -31,6 +31,12 @@ BLOCK = 8
 #: are formed once per tile it is in: linear CKA, 1,000 representations of n = 1000,
 #: d = 256 within a 1 GiB budget, 131 s with 48 a side, 71 s with 96).
 BATCHED_BLOCK = 96
+
+
+def tile_side(m) -> int:
+    """Representations per side of the measure ``m``'s tiles: :data:`BATCHED_BLOCK`
+    for a measure with ``batched_pairs``, else :data:`BLOCK`."""
+    return BATCHED_BLOCK if m.capabilities.batched_pairs else BLOCK
 
 
 def model_of(name: str) -> str:

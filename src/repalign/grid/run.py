@@ -37,7 +37,7 @@ from ..inference.statistics import pair_statistics
 from ..measures import BLOCK_MEMORY
 from ..results import GridResult, canonical_params, measure_fields
 from .budget import StateCache, bounded_tiles, state_bytes
-from .plan import BATCHED_BLOCK, BLOCK, model_of, plan_measures, plan_pairs, tiles
+from .plan import model_of, plan_measures, plan_pairs, tile_side, tiles
 
 __all__ = ["grid", "pair_seed", "array_hash", "cores"]
 
@@ -253,7 +253,7 @@ def grid(reps, measures, pairs="all", executor: str = "serial", scheduler=None,
                 for (m, _), rows, todo in zip(plans, done, pending):
                     if not todo:
                         continue
-                    block = BATCHED_BLOCK if m.capabilities.batched_pairs else BLOCK
+                    block = tile_side(m)
                     if memory_budget is None:
                         runner, tile_list = run_tiles, tiles(todo, block)
                     else:

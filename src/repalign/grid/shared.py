@@ -44,7 +44,7 @@ import time
 
 from .._version import __version__
 from ..results import canonical_params, measure_fields
-from .plan import BATCHED_BLOCK, BLOCK, tiles
+from .plan import tile_side, tiles
 
 __all__ = ["DEFAULT_LEASE", "grid_key", "run_workers_share", "worker_name"]
 
@@ -115,7 +115,7 @@ def run_workers_share(store, source, plans, done, stats, worker: str, lease: flo
 
     jobs = []
     for (m, planned), stored in zip(plans, done):
-        block = BATCHED_BLOCK if m.capabilities.batched_pairs else BLOCK
+        block = tile_side(m)
         tile_list = tiles(planned, block)
         jobs.append((m, tile_list, grid_key(m, source.names, source.hashes, planned, block),
                      stored))
