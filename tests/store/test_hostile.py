@@ -798,15 +798,16 @@ def case_disk_full_storing_grid_rows(world):
         return real(self, *args)
 
     run = importlib.import_module("repalign.grid.run")
-    settings = run.BATCHED_BLOCK, run.COMMIT_EVERY_S
+    plan = importlib.import_module("repalign.grid.plan")
+    settings = plan.BATCHED_BLOCK, run.COMMIT_EVERY_S
     # one tile per pair, each stored in its own transaction: the disk fills after two
-    ResultStore.put_pairs, run.BATCHED_BLOCK, run.COMMIT_EVERY_S = full, 1, 0.0
+    ResultStore.put_pairs, plan.BATCHED_BLOCK, run.COMMIT_EVERY_S = full, 1, 0.0
     try:
         with world.open("r") as store:
             verdict = _is_enospc(lambda: repalign.grid(store, ["cka"], results=world.results))
     finally:
         ResultStore.put_pairs = real
-        run.BATCHED_BLOCK, run.COMMIT_EVERY_S = settings
+        plan.BATCHED_BLOCK, run.COMMIT_EVERY_S = settings
     world.grid_is_true()
     return verdict
 
