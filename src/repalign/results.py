@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["PairResult", "GridResult", "COLUMNS", "canonical_params", "measure_fields",
-           "read_results", "select_rows", "rows_frame", "SCHEMA_VERSION"]
+__all__ = ["PairResult", "GridResult", "GridRows", "MeasureRows", "COLUMNS", "canonical_params",
+           "measure_fields", "read_results", "select_rows", "rows_frame", "SCHEMA_VERSION"]
 
 #: Columns of a result row, in the order of :meth:`repalign.ResultStore.rows` and the exports.
 COLUMNS = ("a", "b", "hash_a", "hash_b", "measure", "params", "kind", "symmetric",
@@ -395,8 +396,9 @@ class GridResult:
     ----------
     representations : tuple of str
         The names of the grid's representations, in order.
-    rows : tuple of dict
-        One result row per computed pair and measure, with the keys of
+    rows : sequence of dict
+        One result row per computed pair and measure (a :class:`GridRows`,
+        which makes each row when it is read), with the keys of
         :data:`COLUMNS` (``created`` only on rows read back from a store):
         ``a``, ``b``, ``hash_a``, ``hash_b``, the measure's fields
         (:func:`measure_fields`: ``measure``, ``params`` as a dict, ``kind``,
@@ -419,7 +421,7 @@ class GridResult:
     """
 
     representations: tuple
-    rows: tuple
+    rows: Sequence
     statistics: bool = False
 
     def to_dataframe(self):
@@ -476,6 +478,148 @@ class GridResult:
         return xr.DataArray(matrix, dims=("a", "b"), coords={"a": names, "b": names},
                             name=measure, attrs={"measure": measure, "kind": rows[0]["kind"],
                                                  "params": canonical_params(rows[0]["params"])})
+
+
+class MeasureRows:
+    """The rows of one measure of a grid, in the plan's order, held as columns.
+
+    A grid of L representations has up to L (L + 1) / 2 rows per measure; as
+    dicts they take about 460 bytes each (250 MiB at L = 1000), as these
+    columns about 50. What the rows share (the measure's fields and the
+    library version) is held once; a row is made as a dict when it is read
+    (:class:`GridRows`). Rows read back from a result store are kept whole,
+    with their own ``library_version`` and ``created``.
+
+    Parameters
+    ----------
+    fields : dict
+        What the rows share: :func:`measure_fields` and ``library_version``.
+    pairs : sequence of (int, int)
+        The planned pairs of representation indices, in the plan's order.
+    statistics : bool
+        Whether the rows carry ``ci_low``, ``ci_high`` and ``p_value`` (else
+        they are None).
+    """
+
+    def __init__(self, fields: dict, pairs, statistics: bool) -> None:
+        pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+        self.fields = fields
+        self.first, self.second = pairs[:, 0].astype(np.int32), pairs[:, 1].astype(np.int32)
+        self.value = np.full(len(pairs), np.nan)
+        self.seconds = np.full(len(pairs), np.nan)
+        self.n_stimuli = np.zeros(len(pairs), dtype=np.int64)
+        self.stats = np.full((len(pairs), 3), None, dtype=object) if statistics else None
+        self.filled = np.zeros(len(pairs), dtype=bool)
+        self.stored: dict[int, dict] = {}
+        self._width = int(pairs.max()) + 1 if len(pairs) else 1
+        keys = pairs[:, 0] * self._width + pairs[:, 1]
+        self._order = np.argsort(keys, kind="stable")
+        self._keys = keys[self._order]
+
+    def __len__(self) -> int:
+        return len(self.first)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the columns and of the lookup of pairs (not of rows read back from a store)."""
+        arrays = (self.first, self.second, self.value, self.seconds, self.n_stimuli,
+                  self.filled, self._order, self._keys)
+        return sum(a.nbytes for a in arrays) + (0 if self.stats is None else self.stats.nbytes)
+
+    def positions(self, first, second) -> np.ndarray:
+        """The rows' positions of planned pairs ``(first[k], second[k])``."""
+        keys = np.asarray(first, dtype=np.int64) * self._width + np.asarray(second, np.int64)
+        at = np.minimum(np.searchsorted(self._keys, keys), len(self._keys) - 1)
+        if len(keys) and not np.array_equal(self._keys[at], keys):
+            raise KeyError("pairs that are not in the plan")
+        return self._order[at]
+
+    def keep(self, pair: tuple[int, int], row: dict) -> None:
+        """Hold ``row``, read back from a result store, as the row of ``pair``."""
+        (position,) = self.positions([pair[0]], [pair[1]])
+        self.stored[int(position)] = row
+        self.filled[position] = True
+
+    def put(self, computed) -> None:
+        """Hold computed pairs ``(i, j, row values, ...)``, as the grid's tiles give them."""
+        if not computed:
+            return
+        at = self.positions([c[0] for c in computed], [c[1] for c in computed])
+        self.value[at] = [float(c[2]["value"]) for c in computed]
+        self.seconds[at] = [c[2]["seconds"] for c in computed]
+        self.n_stimuli[at] = [c[2]["n_stimuli"] for c in computed]
+        if self.stats is not None:
+            self.stats[at] = [(c[2]["ci_low"], c[2]["ci_high"], c[2]["p_value"])
+                              for c in computed]
+        self.filled[at] = True
+
+    def pending(self) -> np.ndarray:
+        """The planned pairs that have no row yet, in the plan's order: shape (k, 2)."""
+        return np.stack([self.first, self.second], axis=1)[~self.filled]
+
+    def row(self, k: int, names, hashes) -> dict:
+        """Row ``k`` as a dict (the keys of :data:`COLUMNS` but ``created``, unless stored)."""
+        if k in self.stored:
+            return dict(self.stored[k])
+        i, j = int(self.first[k]), int(self.second[k])
+        ci_low, ci_high, p_value = (None, None, None) if self.stats is None else self.stats[k]
+        return {"a": names[i], "b": names[j], "hash_a": hashes[i], "hash_b": hashes[j],
+                **self.fields, "value": float(self.value[k]), "ci_low": ci_low,
+                "ci_high": ci_high, "p_value": p_value, "n_stimuli": int(self.n_stimuli[k]),
+                "seconds": float(self.seconds[k])}
+
+
+class GridRows(Sequence):
+    """The rows of a grid, one :class:`MeasureRows` after the other: a sequence of dicts.
+
+    Each row is made as a dict when it is read, so the rows of a large grid
+    take the memory of their columns, not of their dicts. Compares equal to
+    any sequence of equal rows.
+
+    Parameters
+    ----------
+    names, hashes : sequence of str
+        The representations' names and content hashes, indexed by the pairs.
+    parts : sequence of MeasureRows
+    """
+
+    def __init__(self, names, hashes, parts) -> None:
+        self._names, self._hashes, self._parts = tuple(names), tuple(hashes), tuple(parts)
+        unfilled = sum(int((~p.filled).sum()) for p in self._parts)
+        if unfilled:
+            raise ValueError(f"{unfilled} planned pairs have no row")
+        self._starts = np.cumsum([0] + [len(p) for p in self._parts])
+
+    def __len__(self) -> int:
+        return int(self._starts[-1])
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return tuple(self[k] for k in range(*index.indices(len(self))))
+        k = operator.index(index)
+        if k < 0:
+            k += len(self)
+        if not 0 <= k < len(self):
+            raise IndexError(f"row {index} of {len(self)}")
+        part = int(np.searchsorted(self._starts, k, side="right")) - 1
+        return self._parts[part].row(k - int(self._starts[part]), self._names, self._hashes)
+
+    def __iter__(self):
+        for part in self._parts:
+            for k in range(len(part)):
+                yield part.row(k, self._names, self._hashes)
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, (str, bytes)):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        shown = ", ".join(repr(r) for r in self[:2])
+        more = f", ... ({len(self)} rows)" if len(self) > 2 else ""
+        return f"GridRows([{shown}{more}])"
 
 
 def matching_rows(rows, measure: str, params: Mapping | None = None) -> list[dict]:

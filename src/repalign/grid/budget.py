@@ -42,12 +42,12 @@ def state_bytes(state) -> int:
 
 
 def bounded_tiles(pairs, block: int, capacity: int, per_state: int, workers: int,
-                  who: str) -> list[Tile]:
+                  who: str, reserved: int = 0) -> list[Tile]:
     """Tiles whose states fit ``capacity`` bytes, in panel order.
 
     Parameters
     ----------
-    pairs : list of (int, int)
+    pairs : sequence of (int, int) or array of shape (k, 2)
         The pairs to compute.
     block : int
         The largest tile side (the grid's default for the measure).
@@ -59,6 +59,9 @@ def bounded_tiles(pairs, block: int, capacity: int, per_state: int, workers: int
         Tiles computed at once; each holds the states of its two block sides.
     who : str
         The measure, for the error message.
+    reserved : int, default=0
+        Bytes of the budget held for the grid's rows before the states' 3/4
+        (for the error message).
 
     Returns
     -------
@@ -75,10 +78,11 @@ def bounded_tiles(pairs, block: int, capacity: int, per_state: int, workers: int
     if fit < 2 * workers:
         raise ValueError(
             f"grid: memory_budget leaves {format_bytes(capacity)} for the prepared states of "
-            f"{who} (3/4 of it), which holds {fit} state(s) of {format_bytes(per_state)}; "
+            f"{who} (3/4 of it{f' after {reserved} bytes for the rows' if reserved else ''}), "
+            f"which holds {fit} state(s) of {format_bytes(per_state)}; "
             f"expected room for at least {2 * workers} (the two sides of a tile for each of "
             f"{workers} worker(s)): give memory_budget >= "
-            f"{math.ceil(2 * workers * per_state * 4 / 3)} bytes")
+            f"{math.ceil(2 * workers * per_state * 4 / 3) + reserved} bytes")
     # Up to a quarter of the room for the tiles in flight, the rest for a panel of rows.
     side = max(1, min(block, fit // (4 * workers)))
     panel = max(1, (fit - 2 * workers * side) // side)
@@ -97,7 +101,7 @@ def panel_order(tile_list: list[Tile], block: int, panel: int) -> list[Tile]:
     """
 
     def key(tile):
-        i, j = tile.pairs[0]
+        i, j = tile.pair_array[0].tolist()
         row, col = min(i, j) // block, max(i, j) // block
         return row // panel, col, row
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..measures import Measure, get
 from ..results import canonical_params
 
@@ -83,7 +85,7 @@ def plan_measures(measures) -> list[Measure]:
     return out
 
 
-def plan_pairs(names: list[str], pairs, symmetric: bool, models=None) -> list[tuple[int, int]]:
+def plan_pairs(names: list[str], pairs, symmetric: bool, models=None) -> np.ndarray:
     """The pairs ``(i, j)`` of representation indices to compute for one measure.
 
     Parameters
@@ -105,8 +107,9 @@ def plan_pairs(names: list[str], pairs, symmetric: bool, models=None) -> list[tu
 
     Returns
     -------
-    list of (int, int)
-        Without duplicates.
+    numpy.ndarray of shape (k, 2), int64
+        The pairs ``(i, j)``, without duplicates; for a named selection in
+        row-major order, for a list in its order.
 
     Raises
     ------
@@ -122,11 +125,15 @@ def plan_pairs(names: list[str], pairs, symmetric: bool, models=None) -> list[tu
             raise ValueError(f"grid: pairs must be one of {PAIRS} or a list of (a, b) names; "
                              f"got {pairs!r}")
         models = [model_of(n) for n in names] if models is None else list(models)
-        keep = {"all": lambda i, j: True,
-                "across_models": lambda i, j: models[i] != models[j],
-                "within_model": lambda i, j: models[i] == models[j]}[pairs]
-        return [(i, j) for i in range(L) for j in range(i if symmetric else 0, L)
-                if keep(i, j)] or _no_pairs(pairs)
+        first, second = np.triu_indices(L) if symmetric else np.indices((L, L)).reshape(2, -1)
+        if pairs != "all":
+            model = np.unique(np.array(models, dtype=object), return_inverse=True)[1]
+            same = model[first] == model[second]
+            first, second = (first[same], second[same]) if pairs == "within_model" else (
+                first[~same], second[~same])
+        if not len(first):
+            _no_pairs(pairs)
+        return np.stack([first, second], axis=1).astype(np.int64)
     if not isinstance(pairs, (list, tuple)):
         raise TypeError(f"grid: pairs must be one of {PAIRS} or a list of (a, b) names; "
                         f"got {type(pairs).__name__}")
@@ -145,36 +152,62 @@ def plan_pairs(names: list[str], pairs, symmetric: bool, models=None) -> list[tu
         if key not in seen:
             seen.add(key)
             out.append((i, j))
-    return out or _no_pairs(pairs)
+    if not out:
+        _no_pairs(pairs)
+    return np.array(out, dtype=np.int64)
 
 
 def _no_pairs(pairs):
     raise ValueError(f"grid: pairs={pairs!r} selects no pair of these representations")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Tile:
     """One task: pairs whose representations lie in one block row and one block column.
 
     Attributes
     ----------
-    pairs : tuple of (int, int)
+    pair_array : numpy.ndarray of shape (k, 2), int32
+        The pairs ``(i, j)`` of representation indices, in row-major order
+        (the tiles of a grid of 1,000 representations hold 500,500 pairs: as an
+        array 4 MB, as tuples of ints about 50 MB).
     reps : tuple of int
         The representations the pairs use (sorted), at most ``2 * block``.
     """
 
-    pairs: tuple
+    pair_array: np.ndarray
     reps: tuple
 
+    @property
+    def pairs(self) -> tuple:
+        """The pairs as a tuple of ``(i, j)`` tuples of int (made when read)."""
+        return tuple(map(tuple, self.pair_array.tolist()))
 
-def tiles(pairs: list[tuple[int, int]], block: int = BLOCK) -> list[Tile]:
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Tile):
+            return NotImplemented
+        return self.reps == other.reps and np.array_equal(self.pair_array, other.pair_array)
+
+    def __hash__(self) -> int:
+        return hash((self.reps, self.pair_array.tobytes()))
+
+
+def tiles(pairs, block: int = BLOCK) -> list[Tile]:
     """Group pairs into tiles of the ``block x block`` blocks of the pair matrix.
 
-    Tiles come in row-major block order, and pairs within a tile in row-major
-    order, so consecutive pairs share their first representation.
+    Tiles come in row-major block order (a pair ``(i, j)`` is in block
+    ``(min(i, j) // block, max(i, j) // block)``), and pairs within a tile in
+    row-major order, so consecutive pairs share their first representation.
+
+    Parameters
+    ----------
+    pairs : sequence of (int, int) or array of shape (k, 2)
+    block : int
     """
-    groups: dict[tuple[int, int], list] = {}
-    for i, j in pairs:
-        groups.setdefault((min(i, j) // block, max(i, j) // block), []).append((i, j))
-    return [Tile(tuple(sorted(p)), tuple(sorted({r for pair in p for r in pair})))
-            for _, p in sorted(groups.items())]
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    low, high = pairs.min(axis=1) // block, pairs.max(axis=1) // block
+    order = np.lexsort((pairs[:, 1], pairs[:, 0], high, low))
+    pairs, low, high = pairs[order].astype(np.int32), low[order], high[order]
+    cuts = np.flatnonzero((np.diff(low) != 0) | (np.diff(high) != 0)) + 1
+    return [Tile(part, tuple(np.unique(part).tolist())) for part in np.split(pairs, cuts)
+            if len(part)]

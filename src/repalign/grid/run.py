@@ -35,7 +35,7 @@ from .._version import __version__
 from ..exceptions import DegenerateWarning
 from ..inference.statistics import pair_statistics
 from ..measures import BLOCK_MEMORY
-from ..results import GridResult, canonical_params, measure_fields
+from ..results import GridResult, GridRows, MeasureRows, canonical_params, measure_fields
 from .budget import StateCache, bounded_tiles, state_bytes
 from .plan import model_of, plan_measures, plan_pairs, tile_side, tiles
 
@@ -134,7 +134,10 @@ def grid(reps, measures, pairs="all", executor: str = "serial", scheduler=None,
         made small enough and swept in panels so that the states of the tiles
         in progress and of one panel of rows fit; the other quarter bounds
         each tile product's temporaries (``pair_block``'s ``memory``, shared
-        by the workers). Not counted: the arrays being prepared (one per
+        by the workers); the grid's rows (about 50 bytes a pair while
+        computed, held as columns: :class:`repalign.results.GridRows`) and its
+        pending pairs are taken out of the budget first. Not counted: rows
+        read back from the result store, the arrays being prepared (one per
         worker) and a preparation's own temporaries (an n x n distance matrix
         for RSA), and with ``stats`` the arrays of the tiles in progress. The
         values are those of the unbounded grid.
@@ -244,24 +247,28 @@ def grid(reps, measures, pairs="all", executor: str = "serial", scheduler=None,
     if worker:
         return _shared(source, plans, results, stats, worker, lease)
     with _result_store(results) as store:
-        done = [_stored(store, m, source, planned) for m, planned in plans]
-        pending = [[p for p in planned if p not in d] for (_, planned), d in zip(plans, done)]
+        tables = [_table(m, planned, _stored(store, m, source, planned), stats)
+                  for m, planned in plans]
+        del plans  # the tables hold the planned pairs, in less memory
+        pending = [table.pending() for table in tables]
         total = sum(map(len, pending))
+        reserved = 0 if memory_budget is None else _reserved(memory_budget, tables, pending)
         if total:
             with _executor(executor, scheduler) as run_tiles, _progress(total) as advance, \
                     _writing(store) as writer:
-                for (m, _), rows, todo in zip(plans, done, pending):
-                    if not todo:
+                for m, table, todo in zip(configured, tables, pending):
+                    if not len(todo):
                         continue
                     block = tile_side(m)
                     if memory_budget is None:
                         runner, tile_list = run_tiles, tiles(todo, block)
                     else:
                         runner, tile_list = _bounded(m, source, todo, block, memory_budget,
-                                                     executor)
-                    _Emitter(writer, source, m, rows, advance).run(runner, tile_list, stats)
-    ordered = [rows[p] for (_, planned), rows in zip(plans, done) for p in planned]
-    return GridResult(representations=tuple(source.names), rows=tuple(ordered),
+                                                     executor, reserved)
+                    del todo
+                    _Emitter(writer, source, m, table, advance).run(runner, tile_list, stats)
+    return GridResult(representations=tuple(source.names),
+                      rows=GridRows(source.names, source.hashes, tables),
                       statistics=stats is not None)
 
 
@@ -279,14 +286,36 @@ def _shared(source, plans, results, stats, worker, lease) -> GridResult:
         total = sum(len(planned) - len(d) for (_, planned), d in zip(plans, done))
         with _progress(total) as advance:
             run_workers_share(store, source, plans, done, stats, worker, lease, advance)
-        done = [_stored(store, m, source, planned) for m, planned in plans]
-    missing = sum(len(planned) - len(d) for (_, planned), d in zip(plans, done))
+        tables = [_table(m, planned, _stored(store, m, source, planned), stats)
+                  for m, planned in plans]
+    missing = sum(len(table.pending()) for table in tables)
     if missing:  # every block is done, so every pair has its row
         raise RuntimeError(f"grid: {missing} pairs have no row though every block of the "
                            "shared grid is done; was the store changed meanwhile?")
-    ordered = [rows[p] for (_, planned), rows in zip(plans, done) for p in planned]
-    return GridResult(representations=tuple(source.names), rows=tuple(ordered),
+    return GridResult(representations=tuple(source.names),
+                      rows=GridRows(source.names, source.hashes, tables),
                       statistics=stats is not None)
+
+
+def _reserved(memory_budget: int, tables, pending) -> int:
+    """Bytes of ``memory_budget`` held for the grid's rows (their columns) and its pending
+    pairs (twice: as an array and in the tiles), before states and temporaries."""
+    own = sum(t.nbytes for t in tables) + 2 * sum(p.nbytes for p in pending)
+    if 2 * own >= memory_budget:
+        raise ValueError(
+            f"grid: memory_budget={memory_budget} bytes is too small for this grid: its rows "
+            f"and planned pairs alone take {own} bytes ({sum(map(len, tables))} rows), and "
+            f"they may take at most half of it; expected memory_budget > {2 * own} bytes")
+    return own
+
+
+def _table(m, planned, stored: dict, stats) -> MeasureRows:
+    """The rows of measure ``m`` for the ``planned`` pairs, holding those ``stored``."""
+    table = MeasureRows({**measure_fields(m), "library_version": __version__}, planned,
+                        statistics=stats is not None)
+    for pair, row in stored.items():
+        table.keep(pair, row)
+    return table
 
 
 def array_hash(X) -> str:
@@ -565,7 +594,7 @@ def _stored(store, m, source, planned) -> dict:
         return {}
     names, hashes = source.names, source.hashes
     found = {}
-    for i, j in planned:
+    for i, j in planned.tolist():
         orientations = [(i, j), (j, i)] if m.symmetric else [(i, j)]
         for first, second in orientations:
             row = stored.get((names[first], names[second], hashes[first], hashes[second]))
@@ -591,10 +620,10 @@ class _Emitter:
     last ``COMMIT_EVERY_S`` seconds, those being written and those in progress.
     """
 
-    def __init__(self, writer, source, m, rows: dict, advance):
-        self.writer, self.source, self.m, self.rows, self.advance = (writer, source, m, rows,
-                                                                     advance)
-        self.fields = {**measure_fields(m), "library_version": __version__}
+    def __init__(self, writer, source, m, table: MeasureRows, advance):
+        self.writer, self.source, self.m, self.table, self.advance = (writer, source, m, table,
+                                                                      advance)
+        self.fields = table.fields
         self.undefined, self.batch, self.since = [], [], time.monotonic()
 
     def run(self, run_tiles, tile_list, stats) -> None:
@@ -606,13 +635,10 @@ class _Emitter:
 
     def emit(self, computed_tile) -> None:
         """Keep the rows of one tile, ``(i, j, row fields, reason)`` per pair, for the store."""
-        names, hashes, fields = self.source.names, self.source.hashes, self.fields
-        rows = self.rows
-        for i, j, computed, reason in computed_tile:
-            rows[i, j] = {"a": names[i], "b": names[j], "hash_a": hashes[i],
-                          "hash_b": hashes[j], **fields, **computed}
-            if reason is not None:
-                self.undefined.append((names[i], names[j], reason))
+        names = self.source.names
+        self.table.put(computed_tile)
+        self.undefined += [(names[i], names[j], reason)
+                           for i, j, _, reason in computed_tile if reason is not None]
         if self.writer.store is not None:  # (i, j, values, reason) go to put_pairs as they are
             self.batch.append(computed_tile)
         self.advance(len(computed_tile))
@@ -623,7 +649,7 @@ class _Emitter:
         batch, self.batch, self.since = self.batch, [], time.monotonic()
         if batch:
             self.writer.put(self.fields, self.source, list(chain.from_iterable(batch)),
-                            self.rows)
+                            self.table)
 
 
 class _Writer:
@@ -651,7 +677,7 @@ class _Writer:
             self.opening = self.pool.submit(ResultStore, store.path)
         self.fast = self.opening is not None or isinstance(store, ResultStore)
 
-    def put(self, fields, source, batch, rows) -> None:
+    def put(self, fields, source, batch, table: MeasureRows) -> None:
         if self.store is None:
             return
         while self.pending and (self.pending[0].done() or len(self.pending) >= self.in_flight):
@@ -659,7 +685,8 @@ class _Writer:
         if self.fast:
             args = ("put_pairs", fields, source.names, source.hashes, batch)
         else:
-            args = ("put_many", [rows[pair[0], pair[1]] for pair in batch])
+            at = table.positions([p[0] for p in batch], [p[1] for p in batch])
+            args = ("put_many", [table.row(k, source.names, source.hashes) for k in at])
         self.pending.append(self.pool.submit(self._call, *args))
 
     def _call(self, method, *args):
@@ -839,14 +866,16 @@ def _run_threads(m, source, tile_list, stats, emit):
             emit(future.result())
 
 
-def _bounded(m, source, todo, block, budget, executor):
-    """The runner and tiles of one measure within ``budget`` bytes (see ``memory_budget``)."""
+def _bounded(m, source, todo, block, budget, executor, reserved):
+    """The runner and tiles of one measure within ``budget`` bytes (see ``memory_budget``),
+    ``reserved`` of them held for the rows."""
+    budget -= reserved
     workers = 1 if executor == "serial" else max(1, cores())
     memory = max(1, budget // 4 // workers)
     widest = max(range(len(source.names)), key=source.widths.__getitem__)
     per_state = state_bytes(_prepare(m, source.load(widest)))
     tile_list = bounded_tiles(todo, block, budget - budget // 4, per_state, workers,
-                              who=m.name)
+                              who=m.name, reserved=reserved)
     workers = max(1, min(workers, len(tile_list)))
 
     def run(m, source, tile_list, stats, emit):

@@ -69,7 +69,7 @@ def grid_key(m, names, hashes, planned, block: int) -> str:
                  "\0".join(names), "\0".join(hashes)):
         digest.update(part.encode())
         digest.update(b"\1")
-    digest.update(",".join(f"{i}:{j}" for i, j in planned).encode())
+    digest.update(",".join(f"{i}:{j}" for i, j in planned.tolist()).encode())
     return digest.hexdigest()[:32]
 
 
