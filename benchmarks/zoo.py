@@ -15,10 +15,11 @@ size and measure:
   (tracemalloc, which sees NumPy's buffers): the prepared states, the
   temporaries of the tile products, the preparation in progress and the
   rows of the result;
-- ``rows``: what the returned ``GridResult`` holds (its rows, O(L^2); not
-  covered by the budget);
-- ``budget``: ``B``; the grid holds its states and tile temporaries within it;
-  ``peak less rows`` is the traced peak without the rows, to compare with it;
+- ``rows``: what the returned ``GridResult`` holds (its rows as columns,
+  O(L^2), about 50 bytes a pair);
+- ``budget``: ``B``; the grid holds its rows, its pending pairs, its states and
+  its tile temporaries within it (``peak less rows`` is the traced peak without
+  the rows, as earlier versions reported it, when the rows were outside);
 - ``states held``, ``prepared / spilled / read back``: the counters of the
   grid's ``StateCache`` (the most bytes of prepared states held at once, and the
   states prepared, pickled to the temporary folder, and read back from it);
@@ -28,7 +29,7 @@ size and measure:
 
 The exponents are least-squares slopes of log(seconds) and log(traced peak)
 against log(L) over the sizes run (2 for time: L(L+1)/2 pairs; 0 for memory
-within the budget, apart from the rows).
+within the budget).
 
 The representations: a shared latent ``Z`` (n x 16) and
 ``X_i = Z W_i + E_i`` (Gaussian ``W_i``, 16 x d, and noise ``E_i``, n x d),

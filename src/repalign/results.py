@@ -36,6 +36,7 @@ COLUMNS = ("a", "b", "hash_a", "hash_b", "measure", "params", "kind", "symmetric
 SCHEMA_VERSION = 3
 
 _FLOATS = ("bound_low", "bound_high", "value", "ci_low", "ci_high", "p_value", "seconds")
+_MEASURE_FLAGS = ("kind", "symmetric", "bound_low", "bound_high")
 
 
 def _json_default(obj: Any) -> Any:
@@ -436,8 +437,14 @@ class GridResult:
             statistics were asked for, then ``n_stimuli``, ``seconds``,
             ``hash_a`` and ``hash_b``.
         """
+        import pandas as pd
+
         columns = _GRID_COLUMNS + (_GRID_STATS if self.statistics else ()) + _GRID_EXTRA
-        return rows_frame(self.rows)[list(columns)]
+        if not isinstance(self.rows, GridRows):
+            return rows_frame(self.rows)[list(columns)]
+        rows = self.rows
+        frames = [part.frame(rows.names, rows.hashes) for part in rows.parts]
+        return pd.concat(frames, ignore_index=True)[list(columns)]
 
     def to_xarray(self, measure: str, params: dict | None = None):
         """The representation x representation matrix of one measure.
@@ -466,18 +473,31 @@ class GridResult:
         """
         import xarray as xr
 
-        rows = matching_rows(self.rows, measure, params)
         index = {name: k for k, name in enumerate(self.representations)}
         matrix = np.full((len(index), len(index)), np.nan)
-        for r in rows:
-            i, j = index[r["a"]], index[r["b"]]
-            matrix[i, j] = r["value"]
-            if r["symmetric"]:
-                matrix[j, i] = r["value"]
+        if isinstance(self.rows, GridRows):
+            chosen = _configuration([p.fields for p in self.rows.parts], measure, params)
+            parts = [p for p in self.rows.parts if p.fields["measure"] == measure
+                     and canonical_params(p.fields["params"]) == chosen]
+            at = np.array([index[n] for n in self.rows.names], dtype=np.int64)
+            for part in parts:
+                first, second = at[part.first], at[part.second]
+                matrix[first, second] = part.value
+                if part.fields["symmetric"]:
+                    matrix[second, first] = part.value
+            kind = parts[0].fields["kind"]
+        else:
+            rows = matching_rows(self.rows, measure, params)
+            for r in rows:
+                i, j = index[r["a"]], index[r["b"]]
+                matrix[i, j] = r["value"]
+                if r["symmetric"]:
+                    matrix[j, i] = r["value"]
+            kind, chosen = rows[0]["kind"], canonical_params(rows[0]["params"])
         names = list(self.representations)
         return xr.DataArray(matrix, dims=("a", "b"), coords={"a": names, "b": names},
-                            name=measure, attrs={"measure": measure, "kind": rows[0]["kind"],
-                                                 "params": canonical_params(rows[0]["params"])})
+                            name=measure, attrs={"measure": measure, "kind": kind,
+                                                 "params": chosen})
 
 
 class MeasureRows:
@@ -535,10 +555,11 @@ class MeasureRows:
         return self._order[at]
 
     def keep(self, pair: tuple[int, int], row: dict) -> None:
-        """Hold ``row``, read back from a result store, as the row of ``pair``."""
+        """Hold ``row``, read back from a result store, as the row of ``pair`` (its numbers
+        also in the columns, which the tables of :class:`GridResult` read)."""
         (position,) = self.positions([pair[0]], [pair[1]])
         self.stored[int(position)] = row
-        self.filled[position] = True
+        self.put([(pair[0], pair[1], row)])
 
     def put(self, computed) -> None:
         """Hold computed pairs ``(i, j, row values, ...)``, as the grid's tiles give them."""
@@ -556,6 +577,29 @@ class MeasureRows:
     def pending(self) -> np.ndarray:
         """The planned pairs that have no row yet, in the plan's order: shape (k, 2)."""
         return np.stack([self.first, self.second], axis=1)[~self.filled]
+
+    def frame(self, names, hashes):
+        """The rows as a :func:`rows_frame` DataFrame, built from the columns."""
+        import pandas as pd
+
+        names, hashes = np.asarray(names, dtype=object), np.asarray(hashes, dtype=object)
+        stats = (np.full((len(self), 3), np.nan) if self.stats is None
+                 else np.where(self.stats == None, np.nan, self.stats).astype(float))  # noqa: E711
+        version = np.full(len(self), self.fields["library_version"], dtype=object)
+        created = np.full(len(self), None, dtype=object)
+        for k, row in self.stored.items():
+            version[k], created[k] = row.get("library_version"), row.get("created")
+        shared = {"measure": self.fields["measure"], "params": canonical_params(
+            self.fields["params"]), **{c: self.fields[c] for c in _MEASURE_FLAGS}}
+        columns = {"a": names[self.first], "b": names[self.second],
+                   "hash_a": hashes[self.first], "hash_b": hashes[self.second],
+                   **{c: np.full(len(self), v, dtype=object) for c, v in shared.items()},
+                   "value": self.value, "ci_low": stats[:, 0], "ci_high": stats[:, 1],
+                   "p_value": stats[:, 2], "n_stimuli": self.n_stimuli, "seconds": self.seconds,
+                   "library_version": version, "created": created}
+        frame = pd.DataFrame(columns, columns=list(COLUMNS))
+        return frame.astype({**{c: "float64" for c in _FLOATS}, "n_stimuli": "int64",
+                             "symmetric": "bool"})
 
     def row(self, k: int, names, hashes) -> dict:
         """Row ``k`` as a dict (the keys of :data:`COLUMNS` but ``created``, unless stored)."""
@@ -589,6 +633,21 @@ class GridRows(Sequence):
         if unfilled:
             raise ValueError(f"{unfilled} planned pairs have no row")
         self._starts = np.cumsum([0] + [len(p) for p in self._parts])
+
+    @property
+    def parts(self) -> tuple:
+        """The :class:`MeasureRows` of each measure configuration, in the grid's order."""
+        return self._parts
+
+    @property
+    def names(self) -> tuple:
+        """The representations' names, indexed by the pairs."""
+        return self._names
+
+    @property
+    def hashes(self) -> tuple:
+        """The representations' content hashes, indexed by the pairs."""
+        return self._hashes
 
     def __len__(self) -> int:
         return int(self._starts[-1])
@@ -639,20 +698,33 @@ def matching_rows(rows, measure: str, params: Mapping | None = None) -> list[dic
     ValueError
         If no configuration matches, or several do.
     """
+    rows = list(rows)
+    chosen = _configuration(rows, measure, params)
+    return [r for r in rows
+            if r["measure"] == measure and canonical_params(r["params"]) == chosen]
+
+
+def _configuration(rows, measure: str, params: Mapping | None) -> str:
+    """The canonical parameters of the one configuration of ``measure`` in ``rows`` (dicts
+    with ``measure`` and ``params``) whose parameters include ``params``.
+
+    Raises
+    ------
+    ValueError
+        If no configuration matches, or several do.
+    """
     wanted = {} if params is None else json.loads(canonical_params(params))
-    mine = [r for r in rows if r["measure"] == measure]
-    configurations = {canonical_params(r["params"]) for r in mine
-                      if all(json.loads(canonical_params(r["params"])).get(k, _MISSING) == v
-                             for k, v in wanted.items())}
+    held = {(r["measure"], canonical_params(r["params"])) for r in rows}
+    configurations = {text for name, text in held if name == measure
+                      and all(json.loads(text).get(k, _MISSING) == v for k, v in wanted.items())}
     if len(configurations) != 1:
-        found = sorted({(r["measure"], canonical_params(r["params"])) for r in rows})
         problem = "no" if not configurations else "several configurations of"
         raise ValueError(
             f"the results have {problem} measure={measure!r}"
             f"{'' if params is None else f' with params including {dict(params)!r}'}; they "
-            f"hold {found}" + ("; pass params to choose one" if configurations else ""))
+            f"hold {sorted(held)}" + ("; pass params to choose one" if configurations else ""))
     (chosen,) = configurations
-    return [r for r in mine if canonical_params(r["params"]) == chosen]
+    return chosen
 
 
 _MISSING = object()

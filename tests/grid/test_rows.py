@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import repalign
@@ -89,3 +90,43 @@ def test_measure_rows_refuse_pairs_outside_the_plan_and_unfilled_rows():
     table.put([(1, 1, {"value": 1.0, "ci_low": None, "ci_high": None, "p_value": None,
                        "n_stimuli": 5, "seconds": 0.0}, None)])
     assert table.pending().tolist() == [[0, 1]]
+
+
+def _generic(result):
+    """The same result with its rows as a tuple of dicts: the views' row-by-row path."""
+    return repalign.GridResult(result.representations, tuple(result.rows), result.statistics)
+
+
+@pytest.mark.filterwarnings("ignore:rsa. the jackknife interval was asked for")
+@pytest.mark.parametrize("stats", [None, {"n_permutations": 9, "interval": "jackknife"}])
+def test_views_from_columns_equal_the_views_from_rows(stats, tmp_path):
+    import pandas.testing
+
+    reps = make_reps(L=4)
+    path = tmp_path / "rows.sqlite"
+    first = dict(list(reps.items())[:2])
+    repalign.grid(first, ["cka", ("rsa", {"compare": "pearson"})], stats=stats, results=path)
+    # resumed: the pairs of the first two representations are read back from the store
+    result = repalign.grid(reps, ["cka", ("rsa", {"compare": "pearson"})], stats=stats,
+                           results=path)
+    assert len(result.rows.parts[0].stored) == 3
+    assert "created" in result.rows[0] and "created" not in result.rows[-1]
+    pandas.testing.assert_frame_equal(result.to_dataframe(), _generic(result).to_dataframe())
+    for measure in ("cka", "rsa"):
+        got, expected = result.to_xarray(measure), _generic(result).to_xarray(measure)
+        np.testing.assert_array_equal(got.values, expected.values)
+        assert got.attrs == expected.attrs
+        assert not np.isnan(got.values).any()
+
+
+def test_xarray_from_columns_refuses_an_ambiguous_measure():
+    result = repalign.grid(make_reps(L=3), [("rsa", {"compare": "pearson"}),
+                                            ("rsa", {"compare": "spearman"})])
+    with pytest.raises(ValueError, match="several configurations of measure='rsa'.*pass "
+                                         "params to choose one"):
+        result.to_xarray("rsa")
+    with pytest.raises(ValueError, match="no measure='cka'"):
+        result.to_xarray("cka")
+    spearman = result.to_xarray("rsa", {"compare": "spearman"})
+    assert spearman.attrs["params"] == _generic(result).to_xarray(
+        "rsa", {"compare": "spearman"}).attrs["params"]
