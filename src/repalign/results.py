@@ -554,12 +554,15 @@ class MeasureRows:
             raise KeyError("pairs that are not in the plan")
         return self._order[at]
 
-    def keep(self, pair: tuple[int, int], row: dict) -> None:
-        """Hold ``row``, read back from a result store, as the row of ``pair`` (its numbers
-        also in the columns, which the tables of :class:`GridResult` read)."""
-        (position,) = self.positions([pair[0]], [pair[1]])
-        self.stored[int(position)] = row
-        self.put([(pair[0], pair[1], row)])
+    def keep(self, stored: Mapping[tuple[int, int], dict]) -> None:
+        """Hold rows read back from a result store, by pair (their numbers also in the
+        columns, which the tables of :class:`GridResult` read)."""
+        if not stored:
+            return
+        pairs = list(stored)
+        at = self.positions([p[0] for p in pairs], [p[1] for p in pairs])
+        self.stored.update(zip(at.tolist(), stored.values()))
+        self.put([(i, j, row) for (i, j), row in stored.items()])
 
     def put(self, computed) -> None:
         """Hold computed pairs ``(i, j, row values, ...)``, as the grid's tiles give them."""

@@ -313,8 +313,7 @@ def _table(m, planned, stored: dict, stats) -> MeasureRows:
     """The rows of measure ``m`` for the ``planned`` pairs, holding those ``stored``."""
     table = MeasureRows({**measure_fields(m), "library_version": __version__}, planned,
                         statistics=stats is not None)
-    for pair, row in stored.items():
-        table.keep(pair, row)
+    table.keep(stored)
     return table
 
 
