@@ -32,8 +32,11 @@ by ``g^(2 * 4)``. The step is therefore ``lr = lr0 * min(1, g^-8)``: for
 ``g`` (the same kernel dynamics; large ``g`` then only makes the weights move
 less relative to their size, which is Chizat et al.'s lazy limit), and for
 ``g < 1`` the step is capped at ``lr0``, the largest step that stays stable once
-the weights have grown to the size the task needs. ``lr0 = 0.02``: at
-``g = 1`` a step of 0.05 already oscillates (edge of stability).
+the weights have grown to the size the task needs. ``lr0 = 0.01``: with
+``0.02`` the lazy networks (``g = 4``, whose tangent kernel stays that of
+their initialisation) of 2 of 10 initialisations blew up in their first steps
+(the step was above ``2 / λ_max`` of their initial kernel), and with ``0.015``
+1 of 10; with ``0.01`` all 10 trained.
 
 **Target alignment.** Every few epochs, linear CKA (``repalign.get("cka")``)
 between each hidden layer's activations on the held-out digits and their
@@ -91,17 +94,29 @@ bounded to ``10^-6 .. 10^6`` times the natural rates. The
 fit is done per hidden layer; ``R^2`` is reported for each of ``h``, ``y`` and
 ``w``.
 
-Checks, on this run's numbers: at the last hidden layer the final target
-alignment is higher, and its rise over training larger, at the smallest init
-scale than at the largest; the lazy rise is under a tenth of the rich one; the
+**Seeds.** Everything above is run for ``n_seeds`` seeds. A seed draws the
+initialisation, one draw shared by every scale (the networks of a seed differ
+only by the factor ``g``, so the comparison across scales is paired), and the
+pair of digits of the two-point theory; the split of the digits is fixed by
+the run's ``seed``. Intervals are 95% Student t-intervals over seeds (the
+jackknife over seeds of a mean, ``_stats.jackknife_over_models``).
+
+Checks, each required on every seed (a check states how many seeds it held
+on): at every hidden layer the final target alignment is higher, and its rise
+over training larger, at the smallest init scale than at the largest, and the
+largest scale's rise is under a tenth of the smallest's (lazy); the
 large-init network does fit its training set (final loss under half its
 initial value: the comparison is not one of a trained and an untrained
-network), and at matched training loss (the larger of the two final losses, at
-the first epoch each network reaches it) the small-init network is the more
-target-aligned; the pair's representational distance changes at least ten
-times more (relatively) from the smallest scale than from the largest; and the
-effective theory describes the small-init pair at the last hidden layer with
-``R^2 >= 0.9`` on each of ``h``, ``y`` and ``w``.
+network), and at matched training loss (the largest final loss over the
+seed's scales, at the first epoch each network reaches it) the small-init
+network is the more target-aligned, at every hidden layer; the pair's
+representational distance at the last hidden layer moves less (relatively)
+with every step up in ``g``, across all scales, and at least ten times less at
+the largest scale than at the smallest; and the effective theory describes
+the small-init pair at the last hidden layer with ``R^2 >= 0.9`` on each of
+``h``, ``y`` and ``w``. Whether the target alignment itself falls with every
+step up in ``g`` is not a check: the summary counts, per step between two
+adjacent scales, the seeds in which it does (see the full run below).
 
 References
 ----------
@@ -128,6 +143,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._frame import Check, Outcome, Study, StudyConfig, register
+from ._stats import jackknife_over_models
 
 __all__ = ["Dynamics"]
 
@@ -136,9 +152,9 @@ DEPTH = 4
 #: The hidden layers, as named by ``_nets.mlp``.
 LAYERS = tuple(f"act{i}" for i in range(1, DEPTH + 1))
 #: Base step of gradient descent (see the module docstring).
-LR0 = 0.02
+LR0 = 0.01
 #: Steps between two records of the pair's quantities.
-PAIR_EVERY = 10
+PAIR_EVERY = 20
 #: Starts of the least-squares fit of the two-point theory (the best points of its grid).
 N_STARTS = 3
 #: Floor of the weight scale of a curve in the fit, as a fraction of its root mean square.
@@ -171,15 +187,25 @@ class Config(StudyConfig):
         Epochs between two measurements of target alignment.
     pair_epochs : int
         Gradient steps on the pair of the two-point theory.
+    n_seeds : int
+        Replicates, each with its own initialisation (seed ``1000 seed + s``,
+        shared by every scale: the nets of one replicate differ only by ``g``)
+        and its own pair of digits; at least 3, for the intervals over seeds.
     """
 
     scales: tuple = (0.5, 0.7, 1.0, 2.0, 4.0)
     n_train: int = 1000
     n_eval: int | None = None
     width: int = 96
-    epochs: int = 6000
-    every: int = 100
-    pair_epochs: int = 1500
+    epochs: int = 12000
+    every: int = 200
+    pair_epochs: int = 3000
+    n_seeds: int = 5
+
+    def __post_init__(self) -> None:
+        if self.n_seeds < 3:
+            raise ValueError(f"n_seeds must be >= 3 for the intervals over seeds; got "
+                             f"{self.n_seeds}")
 
 
 def _network(width: int, scale: float, seed: int):
@@ -346,64 +372,73 @@ def _pick_pair(y, seed: int):
     return np.array([i, j]), (int(a), int(b))
 
 
-def _figure(training, pair, fits, scales):
-    """Target alignment per layer and loss; the two-point curves and the theory."""
+def _figure(training, pair, per_seed, scales):
+    """Target alignment per layer and loss (mean over seeds, band min to max); the first
+    seed's two-point curves and the theory; the pair's distance and the fits over seeds."""
     from matplotlib import cm
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(3.2 * (DEPTH + 1), 6.8), layout="constrained")
     axes = figure.subplots(2, DEPTH + 1)
     colours = dict(zip(scales, cm.viridis(np.linspace(0.0, 0.85, len(scales)))))
+
+    def band(ax, rows, column, scale, **kwargs):
+        stats = rows.groupby("epoch")[column].agg(["mean", "min", "max"])
+        ax.plot(stats.index, stats["mean"], color=colours[scale], **kwargs)
+        ax.fill_between(stats.index, stats["min"], stats["max"], color=colours[scale],
+                        alpha=0.25, lw=0)
+
     for scale in scales:
         mine = training[training["init_scale"] == scale]
         for ax, layer in zip(axes[0], LAYERS):
-            rows = mine[mine["layer"] == layer]
-            ax.plot(rows["epoch"], rows["target_alignment"], color=colours[scale],
-                    label=f"g = {scale:g}")
-        rows = mine[mine["layer"] == LAYERS[0]]
-        axes[0, -1].plot(rows["epoch"], rows["loss"], color=colours[scale])
+            band(ax, mine[mine["layer"] == layer], "target_alignment", scale,
+                 label=f"g = {scale:g}")
+        band(axes[0, -1], mine[mine["layer"] == LAYERS[0]], "loss", scale)
     for ax, layer in zip(axes[0], LAYERS):
         ax.set(title=f"{layer}: CKA with targets", xlabel="epoch", ylabel="target alignment")
-    axes[0, 0].legend(title="init scale", fontsize="small")
+    axes[0, 0].legend(title="init scale (band: seeds)", fontsize="small")
     axes[0, -1].set(title="training loss", xlabel="epoch", yscale="log")
 
-    small, large = scales[0], scales[-1]
-    last = LAYERS[-1]
+    small, large, last, first = scales[0], scales[-1], LAYERS[-1], pair["seed"].min()
     labels = {"sq_distance": f"h = ||Δh||² ({last})", "output_sq_distance": "y = ||Δŷ||²",
               "output_alignment": "w = <Δŷ, Δŷ - Δy*>"}
+    mine = pair[(pair["seed"] == first) & (pair["init_scale"] == small)]
     for ax, quantity in zip(axes[1, :3], PAIR_QUANTITIES):
         layer = last if quantity == "sq_distance" else "out"
-        net = pair[(pair["init_scale"] == small) & (pair["quantity"] == quantity)
-                   & (pair["layer"] == layer) & (pair["source"] == "network")]
-        theory = pair[(pair["init_scale"] == small) & (pair["quantity"] == quantity)
-                      & (pair["layer"] == last) & (pair["source"] == "theory")]
+        net = mine[(mine["quantity"] == quantity) & (mine["layer"] == layer)
+                   & (mine["source"] == "network")]
+        theory = mine[(mine["quantity"] == quantity) & (mine["layer"] == last)
+                      & (mine["source"] == "theory")]
         ax.plot(net["epoch"], net["value"], "o", ms=2.5, color="C0", label="network")
         ax.plot(theory["epoch"], theory["value"], "--", color="C3", label="two-point theory")
-        r2 = fits[(fits["init_scale"] == small) & (fits["layer"] == last)
-                  & (fits["quantity"] == f"r2_{quantity}")]["value"].iloc[0]
-        ax.set(title=f"g = {small:g}: {labels[quantity]}\nR² = {r2:.3f}", xlabel="step")
+        r2 = per_seed[(per_seed["seed"] == first) & (per_seed["init_scale"] == small)
+                      & (per_seed["layer"] == last)][f"r2_{quantity}"].iloc[0]
+        ax.set(title=f"seed {first}, g = {small:g}: {labels[quantity]}\nR² = {r2:.3f}",
+               xlabel="step")
     axes[1, 0].legend(fontsize="small")
+    distance = pair[(pair["quantity"] == "sq_distance") & (pair["layer"] == last)
+                    & (pair["source"] == "network")].sort_values("epoch")
+    relative = distance["value"] / distance.groupby(["seed", "init_scale"])["value"].transform(
+        "first")
     ax = axes[1, 3]
     for scale in scales:
-        rows = pair[(pair["init_scale"] == scale) & (pair["quantity"] == "sq_distance")
-                    & (pair["layer"] == last) & (pair["source"] == "network")]
-        ax.plot(rows["epoch"], rows["value"] / rows["value"].iloc[0], color=colours[scale],
-                label=f"g = {scale:g}")
+        band(ax, distance.assign(ratio=relative)[distance["init_scale"] == scale], "ratio",
+             scale, label=f"g = {scale:g}")
     ax.set(title=f"pair distance h(t) / h(0), {last}", xlabel="step", yscale="log")
     ax.legend(fontsize="small")
     ax = axes[1, 4]
     for scale in (small, large):
-        rows = fits[(fits["init_scale"] == scale) & (fits["quantity"] == "r2_sq_distance")]
-        rows_w = fits[(fits["init_scale"] == scale) & (fits["quantity"] == "r2_output_alignment")]
-        ax.plot(range(1, DEPTH + 1), rows["value"], "o-", color=colours[scale],
-                label=f"h, g = {scale:g}")
-        ax.plot(range(1, DEPTH + 1), rows_w["value"], "s--", color=colours[scale],
-                label=f"w, g = {scale:g}")
-    ax.set(title="theory fit per layer (R² clipped at -0.1)", xlabel="hidden layer", ylabel="R²",
-           ylim=(-0.1, 1.05), xticks=range(1, DEPTH + 1))
-    ax.legend(fontsize="small")
+        for quantity, marker in (("r2_sq_distance", "o-"), ("r2_output_alignment", "s--")):
+            stats = per_seed[per_seed["init_scale"] == scale].groupby("layer")[quantity].agg(
+                ["mean", "min", "max"]).loc[list(LAYERS)].clip(lower=-0.1)
+            ax.errorbar(range(1, DEPTH + 1), stats["mean"],
+                        yerr=[stats["mean"] - stats["min"], stats["max"] - stats["mean"]],
+                        fmt=marker, color=colours[scale], capsize=2,
+                        label=f"{quantity.split('_', 1)[1]}, g = {scale:g}")
+    ax.set(title="theory fit R² per layer\n(mean, seeds' range; clipped at -0.1)",
+           xlabel="hidden layer", ylabel="R²", ylim=(-0.1, 1.05), xticks=range(1, DEPTH + 1))
+    ax.legend(fontsize="x-small")
     return figure
-
 
 
 def _data(config):
@@ -418,8 +453,13 @@ def _data(config):
     return X_train, y_train, (X, Y, X_eval, Y_eval)
 
 
-def _training_table(data, config):
-    """The ``"training"`` rows: target alignment and loss per scale, epoch and layer."""
+def _replicate_seed(config, replicate: int) -> int:
+    """The seed of replicate ``replicate`` (initialisation and pair): ``1000 seed + replicate``."""
+    return config.seed * 1000 + replicate
+
+
+def _training_table(data, config, replicate):
+    """Replicate ``replicate``'s ``"training"`` rows: alignment and loss per scale, epoch, layer."""
     import pandas as pd
 
     X, Y, X_eval, Y_eval = data
@@ -427,21 +467,23 @@ def _training_table(data, config):
         [(scale, *row) for scale in config.scales
          for row in _train_alignment(X, Y, X_eval, Y_eval, scale=scale, width=config.width,
                                      epochs=config.epochs, every=config.every,
-                                     seed=config.seed)],
+                                     seed=_replicate_seed(config, replicate))],
         columns=["init_scale", "epoch", "layer", "target_alignment", "loss"])
+    training.insert(0, "seed", replicate)
     training.insert(0, "part", "training")
     return training
 
 
-def _two_point_tables(X_pair, Y_pair, dx2, dy2, config):
-    """The ``"two_point"`` rows (measured and fitted curves) and the ``"two_point_fit"`` rows."""
+def _two_point_tables(X_pair, Y_pair, dx2, dy2, config, replicate):
+    """Replicate ``replicate``'s ``"two_point"`` rows (measured and fitted curves) and
+    ``"two_point_fit"`` rows."""
     import pandas as pd
 
     pair_rows, fit_rows = [], []
     for scale in config.scales:
         steps, h, cosine, ys, ws, losses = _train_pair(
             X_pair, Y_pair, scale=scale, width=config.width, epochs=config.pair_epochs,
-            seed=config.seed)
+            seed=_replicate_seed(config, replicate))
         measured = {("out", "output_sq_distance"): ys, ("out", "output_alignment"): ws,
                     ("out", "loss"): losses}
         for layer in LAYERS:
@@ -460,81 +502,200 @@ def _two_point_tables(X_pair, Y_pair, dx2, dy2, config):
             fit_rows += [(scale, layer, f"r2_{q}", float(v)) for q, v in zip(PAIR_QUANTITIES, r2)]
     pair = pd.DataFrame(pair_rows, columns=["init_scale", "epoch", "layer", "quantity",
                                             "source", "value"])
+    pair.insert(0, "seed", replicate)
     pair.insert(0, "part", "two_point")
     fits = pd.DataFrame(fit_rows, columns=["init_scale", "layer", "quantity", "value"])
+    fits.insert(0, "seed", replicate)
     fits.insert(0, "part", "two_point_fit")
     return pair, fits
 
 
-def _regimes(training, pair, small, large):
-    """At the last hidden layer, the smallest and largest scales: what the checks compare."""
-    last = LAYERS[-1]
-    at_last = training[training["layer"] == last]
+def _per_seed(training, pair, fits, pairs):
+    """One row per seed, scale and hidden layer: what the checks and the summary compare.
 
-    def curve(scale):
-        rows = at_last[at_last["init_scale"] == scale].sort_values("epoch")
-        return rows["target_alignment"].to_numpy(), rows["loss"].to_numpy()
+    Columns: ``ta_start``, ``ta_end`` (target alignment at the first and last
+    epoch), ``rise`` (their difference), ``loss_start``, ``loss_end``,
+    ``ta_matched`` (target alignment at the first epoch the training loss is at
+    most ``matched``, the largest final loss over the seed's scales, which
+    every scale reaches), ``change`` (``|h(T) - h(0)| / h(0)`` of the pair),
+    ``h_ratio`` (``h(T) / h(0)``), ``cos_start``, ``cos_end``, ``eta_h``,
+    ``eta_y`` and ``r2_<quantity>`` of the two-point fit, and ``balance``
+    (``h(T)^2 eta_y / (eta_h D_x D_y)``, 1 where the rich end state is reached);
+    ``pairs`` maps a seed to its pair's ``(classes, D_x, D_y)``.
+    """
+    import pandas as pd
 
-    def relative_change(scale):
-        rows = pair[(pair["init_scale"] == scale) & (pair["layer"] == last)
-                    & (pair["quantity"] == "sq_distance") & (pair["source"] == "network")]
-        values = rows.sort_values("epoch")["value"].to_numpy()
-        return abs(values[-1] - values[0]) / values[0]
+    final_loss = (training.sort_values("epoch").groupby(["seed", "init_scale"])["loss"].last())
+    matched = final_loss.groupby("seed").max()
+    network = pair[pair["source"] == "network"].sort_values("epoch")
+    rows = []
+    for (seed, scale, layer), curve in training.sort_values("epoch").groupby(
+            ["seed", "init_scale", "layer"]):
+        ta, loss = curve["target_alignment"].to_numpy(), curve["loss"].to_numpy()
+        mine = network[(network["seed"] == seed) & (network["init_scale"] == scale)
+                       & (network["layer"] == layer)]
+        h = mine[mine["quantity"] == "sq_distance"]["value"].to_numpy()
+        cos = mine[mine["quantity"] == "cosine"]["value"].to_numpy()
+        fit = fits[(fits["seed"] == seed) & (fits["init_scale"] == scale)
+                   & (fits["layer"] == layer)]
+        value = dict(zip(fit["quantity"], fit["value"]))
+        _, dx2, dy2 = pairs[seed]
+        rows.append(dict(seed=seed, init_scale=scale, layer=layer, ta_start=ta[0],
+                         ta_end=ta[-1], rise=ta[-1] - ta[0], loss_start=loss[0],
+                         loss_end=loss[-1], matched=matched[seed],
+                         ta_matched=ta[np.argmax(loss <= matched[seed])],
+                         change=abs(h[-1] - h[0]) / h[0], h_ratio=h[-1] / h[0],
+                         cos_start=cos[0], cos_end=cos[-1],
+                         balance=h[-1] ** 2 * value["eta_y"] / (value["eta_h"] * dx2 * dy2),
+                         **value))
+    return pd.DataFrame(rows)
 
-    (ta_small, loss_small), (ta_large, loss_large) = curve(small), curve(large)
-    # matched training loss: the larger of the two final losses, which both networks reach
-    matched = max(loss_small[-1], loss_large[-1])
-    return dict(ta_small=ta_small, loss_small=loss_small, ta_large=ta_large,
-                loss_large=loss_large, rise_small=ta_small[-1] - ta_small[0],
-                rise_large=ta_large[-1] - ta_large[0], matched=matched,
-                ta_matched_small=ta_small[np.argmax(loss_small <= matched)],
-                ta_matched_large=ta_large[np.argmax(loss_large <= matched)],
-                change_small=relative_change(small), change_large=relative_change(large))
+
+def _interval(rows, column):
+    """Mean of ``column`` over the seeds of ``rows`` (one row per seed) and its 95% interval.
+
+    The jackknife over seeds of a mean is Student's t-interval of that mean.
+    """
+    return jackknife_over_models(rows, lambda part: part[column].mean(),
+                                 columns=("seed", "seed"))
 
 
-def _alignment_lines(training, scales):
-    """Markdown: target alignment per scale and hidden layer, start -> end, and final loss."""
-    final = training[training["epoch"] == training["epoch"].max()]
-    first = training[training["epoch"] == 0]
-    lines = ["Target alignment (linear CKA with the one-hot targets, held-out digits), "
-             "start -> end of training:", "",
+def _ci(rows, column, digits=3):
+    """``mean [low, high]`` of ``column`` over the seeds of ``rows``."""
+    mean, low, high = _interval(rows, column)
+    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def _span(rows, column):
+    """``mean [min, max]`` of ``column`` over the seeds of ``rows``, 3 significant digits."""
+    values = rows[column]
+    return f"{values.mean():.3g} [{values.min():.3g}, {values.max():.3g}]"
+
+
+def _each_seed(rows, column, digits=3):
+    """``column`` per seed of ``rows``, in seed order, as ``a, b, c``."""
+    return ", ".join(f"{v:.{digits}f}" for v in rows.sort_values("seed")[column])
+
+
+def _both(per_seed, small, large, layer):
+    """The rows of ``small`` and ``large`` at ``layer``, each sorted by seed."""
+    at = per_seed[per_seed["layer"] == layer]
+    return (at[at["init_scale"] == small].sort_values("seed"),
+            at[at["init_scale"] == large].sort_values("seed"))
+
+
+def _count(flags):
+    """``k/n seeds`` for the per-seed booleans ``flags``."""
+    flags = np.asarray(flags, dtype=bool)
+    return f"{int(flags.sum())}/{flags.size} seeds"
+
+
+def _by_layer(per_seed, small, large, holds):
+    """Per hidden layer, ``holds(small_rows, large_rows)`` per seed; all of them, and a text."""
+    results = {layer: np.asarray(holds(*_both(per_seed, small, large, layer)), dtype=bool)
+               for layer in LAYERS}
+    text = "; ".join(f"{layer} {_count(flags)}" for layer, flags in results.items())
+    return all(flags.all() for flags in results.values()), text
+
+
+def _steps_down(per_seed, layer, column, scales):
+    """Per step ``g_i -> g_(i+1)`` of the scales, whether ``column`` falls, per seed."""
+    at = per_seed[per_seed["layer"] == layer]
+    value = {g: at[at["init_scale"] == g].sort_values("seed")[column].to_numpy() for g in scales}
+    return {(a, b): value[a] > value[b] for a, b in zip(scales[:-1], scales[1:])}
+
+
+def _ordering_text(per_seed, layer, column, scales):
+    """Markdown: in how many seeds each step up in ``g`` lowers ``column``, and the means."""
+    steps = _steps_down(per_seed, layer, column, scales)
+    monotone = np.logical_and.reduce(list(steps.values()))
+    at = per_seed[per_seed["layer"] == layer]
+    means = ", ".join(f"{at[at['init_scale'] == g][column].mean():.3g}" for g in scales)
+    return (f"{column} at {layer}, mean per scale (g = {', '.join(f'{g:g}' for g in scales)}): "
+            f"{means}; falls with every step up in g in {_count(monotone)} "
+            f"(per step: " + ", ".join(f"{a:g} -> {b:g} {_count(down)}"
+                                       for (a, b), down in steps.items()) + ")")
+
+
+def _alignment_lines(per_seed, scales):
+    """Markdown: target alignment per scale and hidden layer, and the final loss."""
+    first = per_seed[per_seed["init_scale"] == scales[0]]
+    lines = ["Target alignment (linear CKA with the one-hot targets, held-out digits) at the "
+             "end of training, mean [95% t-interval] over seeds; the start is the same for "
+             "every scale within a seed (scale-free initial features):", "",
              "| init scale | lr | " + " | ".join(LAYERS) + " | final loss |",
-             "|---|---|" + "---|" * DEPTH + "---|"]
+             "|---|---|" + "---|" * DEPTH + "---|",
+             "| start (every g) | | " + " | ".join(
+                 _ci(first[first["layer"] == layer], "ta_start") for layer in LAYERS)
+             + f" | {_ci(first[first['layer'] == LAYERS[0]], 'loss_start')} |"]
     for scale in scales:
-        cells = []
-        for layer in LAYERS:
-            a = first[(first["init_scale"] == scale) & (first["layer"] == layer)]
-            b = final[(final["init_scale"] == scale) & (final["layer"] == layer)]
-            cells.append(f"{a['target_alignment'].iloc[0]:.3f} -> "
-                         f"{b['target_alignment'].iloc[0]:.3f}")
-        end_loss = final[final["init_scale"] == scale]["loss"].iloc[0]
-        lines.append(f"| {scale:g} | {_learning_rate(scale):.3g} | " + " | ".join(cells)
-                     + f" | {end_loss:.4f} |")
+        mine = per_seed[per_seed["init_scale"] == scale]
+        lines.append(f"| {scale:g} | {_learning_rate(scale):.3g} | " + " | ".join(
+            _ci(mine[mine["layer"] == layer], "ta_end") for layer in LAYERS)
+            + f" | {_span(mine[mine['layer'] == LAYERS[0]], 'loss_end')} |")
+    lines += ["", "(final loss: mean [min, max] over seeds.)"]
     return lines
 
 
-def _two_point_lines(pair, fits, scales, pair_classes, dx2, dy2):
-    """Markdown: the fitted rates, R^2 and the pair's distance and cosine per scale and layer."""
-    lines = [f"Two-point theory, pair of digits {pair_classes[0]} and {pair_classes[1]} "
-             f"(D_x = {dx2:.2f}, D_y = {dy2:g}); fitted effective rates and R^2 per hidden "
-             "layer (h, y, w):", "",
-             "| init scale | layer | eta_h | eta_y | R^2 h | R^2 y | R^2 w | h(T)/h(0) "
-             "| h(T)^2 eta_y / (eta_h D_x D_y) | cosine 0 -> T |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+def _regime_lines(per_seed, scales):
+    """Markdown: at the last hidden layer, the rise, matched-loss alignment and pair change."""
+    last = LAYERS[-1]
+    at = per_seed[per_seed["layer"] == last]
+    lines = [f"At {last}, per scale over seeds: rise of target alignment and alignment at "
+             "matched training loss (mean [95% t-interval]); relative change of the pair's "
+             "squared distance |h(T) - h(0)| / h(0) (mean [min, max]):", "",
+             "| init scale | rise | alignment at matched loss | pair change |",
+             "|---|---|---|---|"]
+    for scale in scales:
+        mine = at[at["init_scale"] == scale]
+        lines.append(f"| {scale:g} | {_ci(mine, 'rise')} | {_ci(mine, 'ta_matched')} "
+                     f"| {_span(mine, 'change')} |")
+    matched = at.drop_duplicates("seed").sort_values("seed")["matched"]
+    lines += ["", "Matched loss per seed (the largest final loss over the scales): "
+              + ", ".join(f"{v:.4f}" for v in matched) + ".", "",
+              "Ordering across all scales (is the claim monotone in g?):", ""]
+    lines += [f"- {_ordering_text(per_seed, last, column, scales)}"
+              for column in ("ta_end", "ta_matched", "rise", "change")]
+    steps = _steps_down(per_seed, last, "ta_end", scales)
+    mixed = [(a, b) for (a, b), down in steps.items() if not down.all()]
+    if mixed:
+        lines += ["", "Where a step up in g does not lower the final alignment in every seed, "
+                  "per step: the largest |difference| of the two scales' final alignments over "
+                  "seeds, their largest |rise| over training, their mean final loss, and the "
+                  "seeds in which the alignment at matched loss falls:", ""]
+        for a, b in mixed:
+            rows = {g: at[at["init_scale"] == g].sort_values("seed") for g in (a, b)}
+            gap = np.abs(rows[a]["ta_end"].to_numpy() - rows[b]["ta_end"].to_numpy()).max()
+            matched_down = rows[a]["ta_matched"].to_numpy() > rows[b]["ta_matched"].to_numpy()
+            lines.append(
+                f"- {a:g} -> {b:g}: |difference| <= {gap:.4f}; |rise| <= "
+                + ", ".join(f"{rows[g]['rise'].abs().max():.4f} (g = {g:g})" for g in (a, b))
+                + "; final loss " + ", ".join(f"{rows[g]['loss_end'].mean():.4f} (g = {g:g})"
+                                              for g in (a, b))
+                + f"; at matched loss it falls in {_count(matched_down)}")
+    return lines
+
+
+def _two_point_lines(per_seed, scales, pairs):
+    """Markdown: the theory's R^2, the pair's distance, balance and cosine per scale and layer."""
+    dy2 = next(iter(pairs.values()))[2]
+    lines = ["Two-point theory, one pair of digits of different classes per seed ("
+             + ", ".join(f"seed {s}: {c[0]} and {c[1]}, D_x = {dx2:.2f}"
+                         for s, (c, dx2, _) in sorted(pairs.items()))
+             + f"; D_y = {dy2:g}). R^2 of the fit per hidden layer on h, y and w (mean and, "
+             "in brackets, the worst seed); h(T)/h(0) and the balance "
+             "h(T)^2 eta_y / (eta_h D_x D_y) as mean [min, max]; cosine as means:", "",
+             "| init scale | layer | R^2 h | R^2 y | R^2 w | h(T)/h(0) "
+             "| balance | cosine 0 -> T |",
+             "|---|---|---|---|---|---|---|---|"]
     for scale in scales:
         for layer in LAYERS:
-            mine = fits[(fits["init_scale"] == scale) & (fits["layer"] == layer)]
-            value = dict(zip(mine["quantity"], mine["value"]))
-            rows = pair[(pair["init_scale"] == scale) & (pair["layer"] == layer)
-                        & (pair["quantity"] == "sq_distance") & (pair["source"] == "network")]
-            ratio = rows["value"].iloc[-1] / rows["value"].iloc[0]
-            balance = rows["value"].iloc[-1] ** 2 * value["eta_y"] / (value["eta_h"] * dx2 * dy2)
-            cos = pair[(pair["init_scale"] == scale) & (pair["layer"] == layer)
-                       & (pair["quantity"] == "cosine")]["value"]
-            lines.append(f"| {scale:g} | {layer} | {value['eta_h']:.3g} | {value['eta_y']:.3g} | "
-                         + " | ".join(f"{value[f'r2_{q}']:.3f}" for q in PAIR_QUANTITIES)
-                         + f" | {ratio:.4g} | {balance:.3g} "
-                         f"| {cos.iloc[0]:.3f} -> {cos.iloc[-1]:.3f} |")
+            mine = per_seed[(per_seed["init_scale"] == scale) & (per_seed["layer"] == layer)]
+            r2 = " | ".join(f"{mine[f'r2_{q}'].mean():.3f} ({mine[f'r2_{q}'].min():.3f})"
+                            for q in PAIR_QUANTITIES)
+            lines.append(f"| {scale:g} | {layer} | {r2} | {_span(mine, 'h_ratio')} "
+                         f"| {_span(mine, 'balance')} | {mine['cos_start'].mean():.3f} -> "
+                         f"{mine['cos_end'].mean():.3f} |")
     return lines
 
 
@@ -571,8 +732,8 @@ class Dynamics(Study):
                  "van Rossem & Saxe (2024), When representations align: universality "
                  "in representation learning dynamics, ICML")
     Config = Config
-    quick_settings = {"scales": (0.5, 4.0), "n_train": 300, "n_eval": 300, "width": 64,
-                      "epochs": 2500, "pair_epochs": 800}
+    quick_settings = {"scales": (0.5, 4.0), "n_train": 150, "n_eval": 300, "width": 48,
+                      "epochs": 5000, "every": 100, "pair_epochs": 1600, "n_seeds": 3}
 
     def measure(self, config):
         import pandas as pd
@@ -580,70 +741,98 @@ class Dynamics(Study):
 
         torch.set_num_threads(1)
         X_train, y_train, data = _data(config)
-        training = _training_table(data, config)
-        pair_idx, pair_classes = _pick_pair(y_train, config.seed)
-        X_pair = X_train[pair_idx]
-        Y_pair = np.eye(10, dtype=np.float32)[list(pair_classes)]
-        dx2 = float(np.sum((X_pair[0].astype(np.float64) - X_pair[1]) ** 2))
-        dy2 = float(np.sum((Y_pair[0] - Y_pair[1]) ** 2))
-        pair, fits = _two_point_tables(X_pair, Y_pair, dx2, dy2, config)
+        training, pair, fits, pairs = [], [], [], {}
+        for replicate in range(config.n_seeds):
+            training.append(_training_table(data, config, replicate))
+            pair_idx, pair_classes = _pick_pair(y_train, _replicate_seed(config, replicate))
+            X_pair = X_train[pair_idx]
+            Y_pair = np.eye(10, dtype=np.float32)[list(pair_classes)]
+            dx2 = float(np.sum((X_pair[0].astype(np.float64) - X_pair[1]) ** 2))
+            dy2 = float(np.sum((Y_pair[0] - Y_pair[1]) ** 2))
+            pairs[replicate] = (pair_classes, dx2, dy2)
+            tables = _two_point_tables(X_pair, Y_pair, dx2, dy2, config, replicate)
+            pair.append(tables[0])
+            fits.append(tables[1])
+        training, pair, fits = (pd.concat(parts, ignore_index=True)
+                                for parts in (training, pair, fits))
         table = pd.concat([training, pair, fits], ignore_index=True)[
-            ["part", "init_scale", "epoch", "layer", "target_alignment", "loss", "quantity",
-             "source", "value"]]
-        return Outcome(table, dict(training=training, pair=pair, fits=fits,
-                                   pair_classes=pair_classes, dx2=dx2, dy2=dy2,
+            ["part", "seed", "init_scale", "epoch", "layer", "target_alignment", "loss",
+             "quantity", "source", "value"]]
+        return Outcome(table, dict(training=training, pair=pair, fits=fits, pairs=pairs,
+                                   per_seed=_per_seed(training, pair, fits, pairs),
                                    n_train_images=len(data[0]), n_eval_images=len(data[2])))
 
     def checks(self, outcome, config):
-        training, pair, fits = (outcome.details[k] for k in ("training", "pair", "fits"))
-        small, large, last = config.scales[0], config.scales[-1], LAYERS[-1]
-        r = _regimes(training, pair, small, large)
-        ta_small, ta_large, loss_small, loss_large = (
-            r["ta_small"], r["ta_large"], r["loss_small"], r["loss_large"])
-        rise_small, rise_large = r["rise_small"], r["rise_large"]
-        r2 = {q: float(fits[(fits["init_scale"] == small) & (fits["layer"] == last)
-                            & (fits["quantity"] == f"r2_{q}")]["value"].iloc[0])
-              for q in PAIR_QUANTITIES}
-        r2_text = ", ".join(f"{q} {v:.3f}" for q, v in r2.items())
+        per_seed = outcome.details["per_seed"]
+        scales, last = config.scales, LAYERS[-1]
+        small, large = scales[0], scales[-1]
+        n = config.n_seeds
+        rich, lazy = _both(per_seed, small, large, last)
+        at = per_seed[per_seed["layer"] == last]
+
+        def at_last(column, digits=3):
+            return (f"at {last}, per seed: g = {small:g}: {_each_seed(rich, column, digits)}; "
+                    f"g = {large:g}: {_each_seed(lazy, column, digits)}")
+
+        higher, higher_text = _by_layer(per_seed, small, large,
+                                        lambda a, b: a["ta_end"].to_numpy() > b["ta_end"])
+        rises, rises_text = _by_layer(per_seed, small, large,
+                                      lambda a, b: a["rise"].to_numpy() > b["rise"])
+        still, still_text = _by_layer(
+            per_seed, small, large,
+            lambda a, b: np.abs(b["rise"].to_numpy()) < 0.1 * a["rise"].to_numpy())
+        trained = lazy["loss_end"].to_numpy() < 0.5 * lazy["loss_start"].to_numpy()
+        matched, matched_text = _by_layer(
+            per_seed, small, large, lambda a, b: a["ta_matched"].to_numpy() > b["ta_matched"])
+        steps = _steps_down(per_seed, last, "change", scales)
+        falls = np.logical_and.reduce(list(steps.values()))
+        tenfold = rich["change"].to_numpy() >= 10 * lazy["change"].to_numpy()
+        r2 = {q: rich[f"r2_{q}"].to_numpy() for q in PAIR_QUANTITIES}
+        fitted = np.logical_and.reduce([v >= R2_MIN for v in r2.values()])
+        every = f"(every one of {n} seeds and {DEPTH} hidden layers)"
         return [
-            Check(f"final target alignment ({last}) is higher from the small init than the large",
-                  bool(ta_small[-1] > ta_large[-1]),
-                  f"g = {small:g}: {ta_small[-1]:.3f}; g = {large:g}: {ta_large[-1]:.3f}"),
-            Check("target alignment rises more from the small init",
-                  bool(rise_small > rise_large),
-                  f"rise g = {small:g}: {rise_small:+.3f} ({ta_small[0]:.3f} -> "
-                  f"{ta_small[-1]:.3f}); g = {large:g}: {rise_large:+.3f} ({ta_large[0]:.3f} -> "
-                  f"{ta_large[-1]:.3f})"),
-            Check("lazy: the large-init alignment barely moves (|rise| < a tenth of the rich "
-                  "rise)", bool(abs(rise_large) < 0.1 * rise_small),
-                  f"|{rise_large:+.4f}| vs 0.1 x {rise_small:+.3f}"),
-            Check("the lazy network is trained (final loss under half its initial value) and, "
-                  "at matched training loss, the small init is the more target-aligned",
-                  bool(loss_large[-1] < 0.5 * loss_large[0]
-                       and r["ta_matched_small"] > r["ta_matched_large"]),
-                  f"final training loss g = {small:g}: {loss_small[-1]:.4f}, g = {large:g}: "
-                  f"{loss_large[-1]:.4f} (both from {loss_small[0]:.2f}); at loss <= "
-                  f"{r['matched']:.4f}: alignment {r['ta_matched_small']:.3f} vs "
-                  f"{r['ta_matched_large']:.3f}"),
-            Check("the pair's representational distance moves >= 10x more (relatively) from "
-                  "the small init", bool(r["change_small"] >= 10 * r["change_large"]),
-                  f"|h(T) - h(0)| / h(0) at {last}: g = {small:g}: {r['change_small']:.3g}, "
-                  f"g = {large:g}: {r['change_large']:.3g}"),
-            Check(f"the two-point effective theory fits the small-init pair at {last} "
-                  f"(R^2 >= {R2_MIN} on h, y and w)",
-                  bool(min(r2.values()) >= R2_MIN), f"R^2: {r2_text}"),
+            Check(f"final target alignment is higher from the smallest init than the largest, "
+                  f"at every hidden layer {every}", higher,
+                  f"holds in {higher_text}; {at_last('ta_end')}"),
+            Check(f"target alignment rises more from the smallest init, at every hidden layer "
+                  f"{every}", rises, f"holds in {rises_text}; rise {at_last('rise')}"),
+            Check("lazy: the largest-init alignment barely moves (|rise| < a tenth of the "
+                  f"smallest-init rise), at every hidden layer {every}", still,
+                  f"holds in {still_text}; rise {at_last('rise', 4)}"),
+            Check("the largest-init network is trained (final loss under half its initial "
+                  "value) and, at matched training loss, the smallest init is the more "
+                  f"target-aligned at every hidden layer {every}",
+                  bool(trained.all() and matched),
+                  f"trained in {_count(trained)} (final loss g = {large:g}: "
+                  f"{_each_seed(lazy, 'loss_end', 4)}; g = {small:g}: "
+                  f"{_each_seed(rich, 'loss_end', 4)}; from {_each_seed(lazy, 'loss_start', 2)}); "
+                  f"more aligned at matched loss in {matched_text}; {at_last('ta_matched')}"),
+            Check(f"the pair's representational distance at {last} moves less (relatively) "
+                  f"with every step up in g, and >= 10x less at the largest scale than at the "
+                  f"smallest (every one of {n} seeds)", bool(falls.all() and tenfold.all()),
+                  f"falls at every step in {_count(falls)} (per step: "
+                  + ", ".join(f"{a:g} -> {b:g} {_count(down)}" for (a, b), down in steps.items())
+                  + f"); >= 10x in {_count(tenfold)}; |h(T) - h(0)| / h(0), mean [min, max]: "
+                  + "; ".join(f"g = {g:g}: {_span(at[at['init_scale'] == g], 'change')}"
+                              for g in scales)),
+            Check(f"the two-point effective theory fits the smallest-init pair at {last} "
+                  f"(R^2 >= {R2_MIN} on h, y and w, every one of {n} seeds)", fitted.all(),
+                  f"holds in {_count(fitted)}; R^2 per seed: "
+                  + "; ".join(f"{q} {', '.join(f'{v:.3f}' for v in values)}"
+                              for q, values in r2.items())),
         ]
 
     def figure(self, outcome, config):
         d = outcome.details
-        return _figure(d["training"], d["pair"], d["fits"], config.scales)
+        return _figure(d["training"], d["pair"], outcome.details["per_seed"], config.scales)
 
     def numbers(self, outcome, config):
-        d = outcome.details
+        per_seed = outcome.details["per_seed"]
         return "\n".join(
-            _alignment_lines(d["training"], config.scales) + [""]
-            + _two_point_lines(d["pair"], d["fits"], config.scales, d["pair_classes"],
-                               d["dx2"], d["dy2"]) + [""] + _NOTES)
+            _alignment_lines(per_seed, config.scales) + [""]
+            + _regime_lines(per_seed, config.scales) + [""]
+            + _two_point_lines(per_seed, config.scales, outcome.details["pairs"]) + [""]
+            + _NOTES)
 
     def description(self, outcome, config):
         n_train, n_eval = outcome.details["n_train_images"], outcome.details["n_eval_images"]
@@ -655,9 +844,13 @@ full-batch gradient descent on the squared error to one-hot targets, step
 lr = {LR0} x min(1, g^-{2 * DEPTH}). Target alignment: linear CKA between each hidden layer on
 {n_eval} held-out digits and their one-hot targets, every {config.every} of
 {config.epochs} epochs on {n_train} training digits. Two-point theory: the same network
-trained for {config.pair_epochs} steps on one pair of digits of different classes; the
+trained for {config.pair_epochs} steps on a pair of digits of different classes; the
 pair's squared hidden distance h, output distance y and output alignment w recorded every
 {PAIR_EVERY} steps and van Rossem & Saxe's three-variable ODE fitted (two effective rates
 eta_h, eta_y, least squares) per hidden layer. Init scales: {', '.join(f'{s:g}' for s in scales)}.
-See the module docstring for the equations and their derivation.
+{config.n_seeds} seeds: each draws the initialisation (one draw per seed, shared by every
+scale, so that the networks of a seed differ only by g) and the pair of digits; the data
+split is seed {config.seed}'s. Every check must hold on every seed; intervals are 95%
+t-intervals over seeds (the jackknife of a mean). See the module docstring for the
+equations and their derivation.
 """
