@@ -10,7 +10,8 @@ pytest.importorskip("torch")
 
 import repalign  # noqa: E402
 from repalign import studies  # noqa: E402
-from repalign.studies import dimensions, fewshot  # noqa: E402
+from repalign.studies import dimensions  # noqa: E402
+from repalign.studies._odd_one_out import odd_one_out  # noqa: E402
 from repalign.studies.glocal import _draw_triplets  # noqa: E402
 
 
@@ -64,12 +65,12 @@ def test_odd_one_out_is_the_item_outside_the_most_similar_pair():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((30, 5))
     T = _draw_triplets(np.arange(30), 200, rng)
-    got = fewshot.odd_one_out(X, T)
+    got = odd_one_out(X, T)
     for (a, b, c), k in zip(T, got):
         sims = [X[b] @ X[c], X[a] @ X[c], X[a] @ X[b]]
         assert k == int(np.argmax(sims))
     things = repalign.datasets.things()
-    hits = fewshot.odd_one_out(things.spose49, things.triplets) == things.choices
+    hits = odd_one_out(things.spose49, things.triplets) == things.choices
     assert hits.mean() == pytest.approx(
         repalign.triplet_accuracy(things.spose49, things.triplets, things.choices), abs=1e-12)
 
@@ -112,7 +113,7 @@ def test_spose_recovers_planted_sparse_dimensions():
     n, k = 300, 4
     planted = rng.exponential(1.0, (n, k)) * (rng.random((n, k)) < 0.3) * 3
     T = _draw_triplets(np.arange(n), 60_000, rng)
-    choices = fewshot.odd_one_out(planted, T)
+    choices = odd_one_out(planted, T)
     learned = dimensions.fit_spose(T[:50_000], choices[:50_000], n, n_dims=12, l1=0.03,
                                    steps=800, batch_size=1024, lr=0.03, seed=0)
     assert 0 < learned.shape[1] <= 12
@@ -120,7 +121,7 @@ def test_spose_recovers_planted_sparse_dimensions():
     assert np.all(np.diff(learned.sum(axis=0)) <= 0)  # sorted by their sum
     match = dimensions.match_dimensions(planted, learned)
     assert match["hungarian"].min() > 0.8, match["hungarian"]
-    held_out = fewshot.odd_one_out(learned, T[50_000:]) == choices[50_000:]
+    held_out = odd_one_out(learned, T[50_000:]) == choices[50_000:]
     assert held_out.mean() > 0.7  # ties of the sparse planted embedding go to position 0
 
 

@@ -28,16 +28,6 @@ def test_writes_the_three_files_names_every_check_and_calls_nothing_published(ou
     assert set(table.seed) == {0, 1, 2}
 
 
-def test_trial_hits_average_to_the_library_triplet_accuracy():
-    things = repalign.datasets.things()
-    rng = np.random.default_rng(0)
-    for E in (things.spose49, rng.standard_normal((1854, 7)), np.abs(rng.standard_normal(
-            (1854, 3))).round(0)):  # the last has ties
-        hits = fewshot.trial_hits(E, things.triplets, things.choices)
-        assert hits.mean() == pytest.approx(
-            repalign.triplet_accuracy(E, things.triplets, things.choices), abs=1e-12)
-
-
 def test_prototype_accuracy_equals_an_explicit_loop_with_and_without_label_noise():
     rng = np.random.default_rng(1)
     X = rng.standard_normal((60, 4))

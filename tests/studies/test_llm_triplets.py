@@ -16,6 +16,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import repalign  # noqa: E402
 from repalign import studies  # noqa: E402
 from repalign.studies import llm_triplets  # noqa: E402
+from repalign.studies._odd_one_out import triplet_groups  # noqa: E402
 from tests.extraction._models import save_tiny_bert, save_tiny_sentence_transformer  # noqa: E402
 
 
@@ -54,7 +55,7 @@ def test_table_is_consistent_with_the_library(outcome):
     assert models.params.iloc[0] == 22713216 and models.head_dim.iloc[0] == 32
     # SPoSE and the ceiling on the same 500 triplets, recomputed with the library: the
     # quick run's first random draw picks them; each triplet's accuracy is weighted once
-    group = llm_triplets._triplet_groups(things.triplets)
+    group = triplet_groups(things.triplets)
     kept = np.sort(np.random.default_rng(0).choice(1000, 500, replace=False))
     per_triplet = [repalign.triplet_accuracy(things.spose49, things.triplets[group == g],
                                              things.choices[group == g]) for g in kept]
@@ -90,7 +91,7 @@ def test_triplet_rates_on_the_things_trials_match_the_library_per_triplet():
     things = repalign.datasets.things()
     E = np.random.default_rng(0).standard_normal((1854, 5))
     rates = llm_triplets.triplet_rates(E, things.triplets, things.choices)
-    group = llm_triplets._triplet_groups(things.triplets)
+    group = triplet_groups(things.triplets)
     for g in (0, 17, 999):
         rows = group == g
         assert rates[g] == pytest.approx(repalign.triplet_accuracy(

@@ -25,7 +25,7 @@ Here, offline, on two CPU cores:
   claim and reports what this model does.
 - **The model's choices.** Triplets of three different concepts are drawn
   uniformly; the model's odd one out is the item left out of its most
-  similar pair under the dot product (:func:`repalign.studies.fewshot.odd_one_out`),
+  similar pair under the dot product (:func:`repalign.studies._odd_one_out.odd_one_out`),
   deterministic as in the paper. ``n_train`` triplets fit the embedding,
   ``n_test`` others measure how well it predicts the model's choices.
 - **The embedding** (:func:`fit_spose`): SPoSE (Zheng et al. 2019; Hebart et
@@ -164,7 +164,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._frame import Check, Outcome, Study, StudyConfig, register
-from .fewshot import odd_one_out
+from ._odd_one_out import odd_one_out
 from .glocal import _draw_triplets
 from .values import MINILM_LAYERS, _mean_interval, _minilm
 

