@@ -564,11 +564,12 @@ class MeasureRows:
         self.stored.update(zip(at.tolist(), stored.values()))
         self.put([(i, j, row) for (i, j), row in stored.items()])
 
-    def put(self, computed) -> None:
-        """Hold computed pairs ``(i, j, row values, ...)``, as the grid's tiles give them."""
-        if not computed:
-            return
+    def put(self, computed) -> np.ndarray:
+        """Hold computed pairs ``(i, j, row values, ...)``, as the grid's tiles give them;
+        their positions."""
         at = self.positions([c[0] for c in computed], [c[1] for c in computed])
+        if not computed:
+            return at
         self.value[at] = [float(c[2]["value"]) for c in computed]
         self.seconds[at] = [c[2]["seconds"] for c in computed]
         self.n_stimuli[at] = [c[2]["n_stimuli"] for c in computed]
@@ -576,6 +577,16 @@ class MeasureRows:
             self.stats[at] = [(c[2]["ci_low"], c[2]["ci_high"], c[2]["p_value"])
                               for c in computed]
         self.filled[at] = True
+        return at
+
+    def columns(self, at) -> dict:
+        """The rows at positions ``at`` as :meth:`ResultStore.put_columns
+        <repalign.store.results.ResultStore.put_columns>` takes them (NaN for a statistic
+        not computed)."""
+        stats = None if self.stats is None else np.where(
+            self.stats[at] == None, np.nan, self.stats[at]).astype(float)  # noqa: E711
+        return {"first": self.first[at], "second": self.second[at], "value": self.value[at],
+                "n_stimuli": self.n_stimuli[at], "seconds": self.seconds[at], "stats": stats}
 
     def pending(self) -> np.ndarray:
         """The planned pairs that have no row yet, in the plan's order: shape (k, 2)."""
@@ -586,8 +597,8 @@ class MeasureRows:
         import pandas as pd
 
         names, hashes = np.asarray(names, dtype=object), np.asarray(hashes, dtype=object)
-        stats = (np.full((len(self), 3), np.nan) if self.stats is None
-                 else np.where(self.stats == None, np.nan, self.stats).astype(float))  # noqa: E711
+        stats = self.columns(slice(None))["stats"]
+        stats = np.full((len(self), 3), np.nan) if stats is None else stats
         version = np.full(len(self), self.fields["library_version"], dtype=object)
         created = np.full(len(self), None, dtype=object)
         for k, row in self.stored.items():

@@ -410,12 +410,12 @@ from tests.grid.test_grid import make_reps
 run = importlib.import_module("repalign.grid.run")
 importlib.import_module("repalign.grid.plan").BATCHED_BLOCK = 2
 run.COMMIT_EVERY_S = 0.0
-original = ResultStore.put_pairs
-def slow_put_pairs(self, *args):  # tiles reach the store one by one, slowly enough to kill midway
-    stored = original(self, *args)
+original = ResultStore.put_columns
+def slow_put_columns(self, *args, **kwargs):  # tiles reach the store one by one, slowly
+    stored = original(self, *args, **kwargs)  # enough to kill midway
     time.sleep(0.1)
     return stored
-ResultStore.put_pairs = slow_put_pairs
+ResultStore.put_columns = slow_put_columns
 repalign.grid(make_reps(L=8), ["cka"], results=sys.argv[1])
 """
 

@@ -788,25 +788,25 @@ def case_disk_full_storing_grid_rows(world):
     with world.open() as store:
         for k in range(3):
             store.add("net", f"l{k}", data(k + 1))
-    real = ResultStore.put_pairs  # the grid's batch path
+    real = ResultStore.put_columns  # the grid's batch path
     calls = [0]
 
-    def full(self, *args):
+    def full(self, *args, **kwargs):
         calls[0] += 1
         if calls[0] > 2:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return real(self, *args)
+        return real(self, *args, **kwargs)
 
     run = importlib.import_module("repalign.grid.run")
     plan = importlib.import_module("repalign.grid.plan")
     settings = plan.BATCHED_BLOCK, run.COMMIT_EVERY_S
     # one tile per pair, each stored in its own transaction: the disk fills after two
-    ResultStore.put_pairs, plan.BATCHED_BLOCK, run.COMMIT_EVERY_S = full, 1, 0.0
+    ResultStore.put_columns, plan.BATCHED_BLOCK, run.COMMIT_EVERY_S = full, 1, 0.0
     try:
         with world.open("r") as store:
             verdict = _is_enospc(lambda: repalign.grid(store, ["cka"], results=world.results))
     finally:
-        ResultStore.put_pairs = real
+        ResultStore.put_columns = real
         plan.BATCHED_BLOCK, run.COMMIT_EVERY_S = settings
     world.grid_is_true()
     return verdict

@@ -435,6 +435,43 @@ def test_put_pairs_converts_numpy_numbers_and_refuses_bad_ones(store):
         store.put_pairs(FIELDS, ["a", ""], HASHES, [(0, 1, good)])
 
 
+@pytest.mark.parametrize("stats", [True, False])
+def test_put_columns_stores_the_rows_of_put_many(tmp_path, stats):
+    changes = {} if stats else {"ci_low": None, "ci_high": None, "p_value": None}
+    rows = [make_row(0, **changes), make_row(1, **changes, value=math.nan),
+            make_row(0, b="net/l1", hash_b="h1", **{**changes, "p_value": None})]
+    index = {n: k for k, n in enumerate(NAMES)}
+    columns = {"first": [index[r["a"]] for r in rows], "second": [index[r["b"]] for r in rows],
+               "value": [r["value"] for r in rows], "n_stimuli": [r["n_stimuli"] for r in rows],
+               "seconds": [r["seconds"] for r in rows],
+               "stats": [[math.nan if r[k] is None else r[k]
+                          for k in ("ci_low", "ci_high", "p_value")] for r in rows]
+               if stats else None}
+    with ResultStore(tmp_path / "many.db") as many, ResultStore(tmp_path / "cols.db") as fast:
+        assert many.put_many(rows) == fast.put_columns(FIELDS, NAMES, HASHES, **columns) == 3
+        assert fast.put_columns(FIELDS, NAMES, HASHES, **{k: v[:1] if v else v  # stored already
+                                                         for k, v in columns.items()}) == 0
+        got, expected = fast.to_dataframe(), many.to_dataframe()
+        assert [type(r["n_stimuli"]) for r in fast.rows()] == [int] * 3
+    pd.testing.assert_frame_equal(got, expected)
+
+
+def test_put_columns_refuses_bad_numbers_naming_them(store):
+    good = {"first": [1, 0], "second": [2, 1], "value": [0.5, 0.25], "n_stimuli": [7, 7],
+            "seconds": [0.1, 0.1], "stats": None}
+    for change, exc, match in [({"value": [0.5, math.inf]}, ValueError, "value must be finite"),
+                               ({"stats": [[0.1, 0.2, 0.5], [0.1, 0.2, 1.5]]}, ValueError,
+                                "p_value must be in"),
+                               ({"n_stimuli": [7, 0]}, ValueError, "n_stimuli must be a positive"),
+                               ({"seconds": [0.1, -1.0]}, ValueError, "seconds must be >= 0"),
+                               ({"n_stimuli": [7.0, 7.5]}, ValueError,
+                                "n_stimuli must be a positive int; got 7.0")]:
+        with pytest.raises(exc, match=match):  # the whole batch is refused
+            store.put_columns(FIELDS, NAMES, HASHES, **dict(good, **change))
+        assert len(store) == 0
+    assert store.put_columns(FIELDS, NAMES, HASHES, **good) == 2
+
+
 # --- crashes and concurrent processes -----------------------------------------------------
 
 posix_only = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX SIGKILL")

@@ -24,7 +24,6 @@ import warnings
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -108,7 +107,7 @@ def grid(reps, measures, pairs="all", executor: str = "serial", scheduler=None,
         plan's order, in batches of whole tiles: one transaction once
         ``COMMIT_EVERY_S`` (1) seconds have passed since the last and one at the
         end, each written by a background thread while the grid computes on
-        (:meth:`ResultStore.put_pairs <repalign.ResultStore.put_pairs>`; a new
+        (:meth:`ResultStore.put_columns <repalign.ResultStore.put_columns>`; a new
         file is created on that thread too), so a killed run loses at most its
         last seconds of finished tiles (those committed are kept) and the tiles
         in progress, resumes where it stopped, and the store's rows list the
@@ -610,8 +609,8 @@ class _Emitter:
     The measure's fields (its name, parameters, kind, symmetry and bounds) are
     formed once and shared by its rows, so the store validates and
     canonicalises them once per batch. Rows go to the result store in batches
-    of whole tiles, one transaction each (:meth:`ResultStore.put_pairs
-    <repalign.store.results.ResultStore.put_pairs>`: the pairs' numbers by
+    of whole tiles, one transaction each (:meth:`ResultStore.put_columns
+    <repalign.store.results.ResultStore.put_columns>`: the rows' columns, by
     representation index; ``put_many`` of whole rows for another store), as
     soon as ``COMMIT_EVERY_S`` seconds have passed since the last batch and at
     the end, written by ``writer`` while the next tiles are computed: a killed
@@ -635,11 +634,11 @@ class _Emitter:
     def emit(self, computed_tile) -> None:
         """Keep the rows of one tile, ``(i, j, row fields, reason)`` per pair, for the store."""
         names = self.source.names
-        self.table.put(computed_tile)
+        at = self.table.put(computed_tile)
         self.undefined += [(names[i], names[j], reason)
                            for i, j, _, reason in computed_tile if reason is not None]
-        if self.writer.store is not None:  # (i, j, values, reason) go to put_pairs as they are
-            self.batch.append(computed_tile)
+        if self.writer.store is not None:  # the rows' positions in the table
+            self.batch.append(at)
         self.advance(len(computed_tile))
         if time.monotonic() - self.since >= COMMIT_EVERY_S:
             self.flush()
@@ -647,8 +646,7 @@ class _Emitter:
     def flush(self) -> None:
         batch, self.batch, self.since = self.batch, [], time.monotonic()
         if batch:
-            self.writer.put(self.fields, self.source, list(chain.from_iterable(batch)),
-                            self.table)
+            self.writer.put(self.fields, self.source, np.concatenate(batch), self.table)
 
 
 class _Writer:
@@ -657,7 +655,7 @@ class _Writer:
     A batch is handed over as soon as it is complete and written while the
     grid computes on; at most ``in_flight`` batches wait, so a slow store
     slows the grid rather than filling memory. A ``ResultStore`` takes a
-    batch as ``put_pairs`` (indices and numbers), another store as
+    batch as ``put_columns`` (indices and numbers), another store as
     ``put_many`` of its rows. A store file that did not exist (:class:`_NewFile`)
     is created on the thread first, while the grid computes, and closed by
     :meth:`close`. A failed write (or creation) is raised by the next ``put``
@@ -676,22 +674,22 @@ class _Writer:
             self.opening = self.pool.submit(ResultStore, store.path)
         self.fast = self.opening is not None or isinstance(store, ResultStore)
 
-    def put(self, fields, source, batch, table: MeasureRows) -> None:
+    def put(self, fields, source, at, table: MeasureRows) -> None:
         if self.store is None:
             return
         while self.pending and (self.pending[0].done() or len(self.pending) >= self.in_flight):
             self.pending.popleft().result()  # raises a failed write here
         if self.fast:
-            args = ("put_pairs", fields, source.names, source.hashes, batch)
+            args, kwargs = ("put_columns", fields, source.names, source.hashes), table.columns(at)
         else:
-            at = table.positions([p[0] for p in batch], [p[1] for p in batch])
-            args = ("put_many", [table.row(k, source.names, source.hashes) for k in at])
-        self.pending.append(self.pool.submit(self._call, *args))
+            args, kwargs = ("put_many", [table.row(k, source.names, source.hashes)
+                                         for k in at]), {}
+        self.pending.append(self.pool.submit(self._call, *args, **kwargs))
 
-    def _call(self, method, *args):
+    def _call(self, method, *args, **kwargs):
         """Runs on the writer's thread, after the store's creation (the thread's first task)."""
         store = self.store if self.opening is None else self.opening.result()
-        return getattr(store, method)(*args)
+        return getattr(store, method)(*args, **kwargs)
 
     def close(self) -> None:
         """Wait for every batch handed over, close a store created here; raise the first error."""
