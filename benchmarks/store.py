@@ -20,7 +20,7 @@ the later calls' garbage collections slower). Each call's wall time and its
 process CPU time (all threads: the grid's, BLAS's and the store's writer) are
 measured: on a shared machine the CPU ratio is the steadier figure of what the
 store adds. "store s" is the time spent inside the store's methods
-(``ResultStore.put_pairs``, ``put_many``, ``rows``, opening and closing), on
+(``ResultStore.put_columns``, ``put_pairs``, ``put_many``, ``rows``, opening and closing), on
 whichever thread runs them. The values with and without the store are asserted
 equal.
 
@@ -64,7 +64,7 @@ def make_reps(L, n, d, seed=0):
 class StoreClock:
     """Seconds spent inside the wrapped ResultStore methods since the last ``reset``."""
 
-    METHODS = ("put_pairs", "put_many", "rows", "__init__", "close")
+    METHODS = ("put_columns", "put_pairs", "put_many", "rows", "__init__", "close")
 
     def __init__(self, ResultStore):
         self.seconds = 0.0
