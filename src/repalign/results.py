@@ -639,29 +639,20 @@ class GridRows(Sequence):
     names, hashes : sequence of str
         The representations' names and content hashes, indexed by the pairs.
     parts : sequence of MeasureRows
+        One per measure configuration, in the grid's order.
+
+    Attributes
+    ----------
+    names, hashes, parts : tuple
+        As given.
     """
 
     def __init__(self, names, hashes, parts) -> None:
-        self._names, self._hashes, self._parts = tuple(names), tuple(hashes), tuple(parts)
-        unfilled = sum(int((~p.filled).sum()) for p in self._parts)
+        self.names, self.hashes, self.parts = tuple(names), tuple(hashes), tuple(parts)
+        unfilled = sum(int((~p.filled).sum()) for p in self.parts)
         if unfilled:
             raise ValueError(f"{unfilled} planned pairs have no row")
-        self._starts = np.cumsum([0] + [len(p) for p in self._parts])
-
-    @property
-    def parts(self) -> tuple:
-        """The :class:`MeasureRows` of each measure configuration, in the grid's order."""
-        return self._parts
-
-    @property
-    def names(self) -> tuple:
-        """The representations' names, indexed by the pairs."""
-        return self._names
-
-    @property
-    def hashes(self) -> tuple:
-        """The representations' content hashes, indexed by the pairs."""
-        return self._hashes
+        self._starts = np.cumsum([0] + [len(p) for p in self.parts])
 
     def __len__(self) -> int:
         return int(self._starts[-1])
@@ -675,12 +666,12 @@ class GridRows(Sequence):
         if not 0 <= k < len(self):
             raise IndexError(f"row {index} of {len(self)}")
         part = int(np.searchsorted(self._starts, k, side="right")) - 1
-        return self._parts[part].row(k - int(self._starts[part]), self._names, self._hashes)
+        return self.parts[part].row(k - int(self._starts[part]), self.names, self.hashes)
 
     def __iter__(self):
-        for part in self._parts:
+        for part in self.parts:
             for k in range(len(part)):
-                yield part.row(k, self._names, self._hashes)
+                yield part.row(k, self.names, self.hashes)
 
     def __eq__(self, other) -> bool:
         if not isinstance(other, Sequence) or isinstance(other, (str, bytes)):
